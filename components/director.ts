@@ -1,0 +1,62 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { HostTarget, hostCommand } from "./host";
+
+export interface DirectorArgs {
+    /** The director host. */
+    host: HostTarget;
+    /** The VIPs it holds, each as a /32 on its data-plane interface. */
+    vips: string[];
+    /** IPVS schedulers its services use; their modules are loaded at boot. */
+    schedulers: string[];
+}
+
+/** Kernel settings of a director (paths under /proc/sys; @IFACE@ is the data-plane interface). */
+export function directorSysctls(): string[] {
+    return [
+        // The director balances; it does not route (the recipe's ip_forward=0).
+        "net/ipv4/ip_forward=0",
+        // Real servers share its segment: never tell clients to go to them directly.
+        "net/ipv4/conf/all/send_redirects=0",
+        "net/ipv4/conf/default/send_redirects=0",
+        "net/ipv4/conf/@IFACE@/send_redirects=0",
+    ];
+}
+
+/** Kernel modules a director needs for these schedulers, in load order. */
+export function ipvsModules(schedulers: string[]): string[] {
+    return ["ip_vs", ...[...new Set(schedulers)].sort().map((s) => `ip_vs_${s}`)];
+}
+
+/**
+ * An LVS director: ipvsadm and the IPVS modules, the redirect/forwarding sysctls, and each VIP as a
+ * /32 alias on the data-plane interface. All of it persists across reboots and is undone on delete.
+ */
+export class Director extends pulumi.ComponentResource {
+    public readonly target: HostTarget;
+    public readonly vips: string[];
+    public readonly modules: command.remote.Command;
+    public readonly sysctl: command.remote.Command;
+    public readonly vipCommands: Record<string, command.remote.Command> = {};
+
+    constructor(name: string, args: DirectorArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lvs:index:Director", name, {}, opts);
+        this.target = args.host;
+        this.vips = args.vips;
+        this.modules = hostCommand(`${name}-ipvs-modules`, args.host, "ipvs-modules", {
+            MODULES: ipvsModules(args.schedulers),
+        }, { parent: this });
+        this.sysctl = hostCommand(`${name}-sysctl`, args.host, "sysctl", {
+            NAME: "director",
+            SETTINGS: directorSysctls(),
+        }, { parent: this });
+        for (const vip of args.vips) {
+            this.vipCommands[vip] = hostCommand(`${name}-vip-${vip}`, args.host, "vip", {
+                VIP: vip,
+                DEVICE: "@IFACE@",
+                HOST_ROUTE: "no",
+            }, { parent: this, dependsOn: [this.sysctl] });
+        }
+        this.registerOutputs({ host: args.host.spec.name, address: args.host.spec.address, vips: args.vips });
+    }
+}

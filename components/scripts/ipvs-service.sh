@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# One IPVS virtual service on the director, reconciled against the live table: added when missing,
+# edited in place (ipvsadm -E keeps its real servers and connections) when it differs. Its rules are
+# kept in /etc/lvs-dr/ipvs/SERVICE_ID/ and restored at boot by a unit of ours.
+# Parameters: SERVICE_ID, PROTOCOL (tcp|udp), VIP, PORT, SCHEDULER, PERSISTENCE (seconds, 0 = off).
+
+service_flag() { if [ "$PROTOCOL" = udp ]; then echo -u; else echo -t; fi; }
+service_addr() { printf '%s:%s\n' "$VIP" "$PORT"; }
+
+# The service's ipvsadm arguments, in the order `ipvsadm -S -n` prints them.
+desired_args() {
+    DESIRED=(-A "$(service_flag)" "$(service_addr)" -s "$SCHEDULER")
+    [ "$PERSISTENCE" -eq 0 ] || DESIRED+=(-p "$PERSISTENCE")
+}
+
+live_line() {
+    ipvsadm -S -n | awk -v p="-A $(service_flag) $(service_addr) " 'index($0 " ", p) == 1 { print; exit }'
+}
+
+restore_unit() { printf 'lvs-dr-ipvs-%s.service\n' "$SERVICE_ID"; }
+
+lvs_apply() {
+    local want have dir="$LVS_ETC/ipvs/$SERVICE_ID"
+    command -v ipvsadm >/dev/null 2>&1 || fail "ipvsadm is not installed (the Director component installs it)"
+    desired_args
+    want="${DESIRED[*]}"
+    have=$(live_line)
+    if [ -z "$have" ]; then
+        ipvsadm "${DESIRED[@]}"
+        changed "added IPVS service: $want"
+    elif [ "$have" != "$want" ]; then
+        ipvsadm -E "${DESIRED[@]:1}"
+        changed "edited IPVS service in place: $have -> $want"
+    fi
+    mkdir -p "$dir"
+    printf '%s\n' "$want" | write_file "$dir/00-service.rules" 0644 || true
+    cat <<UNIT | unit_install "$(restore_unit)" || true
+# Managed by lvs-dr: restores IPVS service $(service_addr) ($PROTOCOL) and its real servers at boot.
+[Unit]
+Description=lvs-dr IPVS service $SERVICE_ID
+After=systemd-modules-load.service network-online.target
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'cat $dir/*.rules | $(command -v ipvsadm) -R'
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+    if ! systemctl is-enabled --quiet "$(restore_unit)" 2>/dev/null; then
+        systemctl enable --quiet "$(restore_unit)"
+        changed "enabled $(restore_unit) (restores the service at boot)"
+    fi
+}
+
+lvs_remove() {
+    unit_remove "$(restore_unit)"
+    if [ -n "$(live_line)" ]; then
+        ipvsadm -D "$(service_flag)" "$(service_addr)"
+        changed "deleted IPVS service $(service_addr) ($PROTOCOL)"
+    fi
+    if [ -d "$LVS_ETC/ipvs/$SERVICE_ID" ]; then
+        rm -rf "${LVS_ETC:?}/ipvs/$SERVICE_ID"
+        changed "removed $LVS_ETC/ipvs/$SERVICE_ID"
+    fi
+}

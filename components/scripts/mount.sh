@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# An NFS mount on a real server, held by a systemd mount unit of ours (mounted now and at boot, after
+# the network), with the web server ordered after it so it never serves an empty mount point.
+# Remove unmounts and removes our units only: no file on the NFS share or under the mount point is
+# deleted. Parameters: SERVER (address), EXPORT, MOUNT_POINT, OPTIONS (comma list), WEB_SERVER.
+
+mount_unit() { systemd-escape --path --suffix=mount "$MOUNT_POINT"; }
+web_dropin() {
+    local unit
+    case "$(pkg_name "$WEB_SERVER")" in apache2) unit=apache2.service ;; *) unit=httpd.service ;; esac
+    printf '/etc/systemd/system/%s.d/lvs-dr-%s.conf\n' "$unit" "$(mount_unit)"
+}
+
+lvs_apply() {
+    local unit source current dropin
+    unit=$(mount_unit)
+    source="$SERVER:$EXPORT"
+    pkg_ensure nfs-client
+    if grep -v '^[[:space:]]*#' /etc/fstab | awk -v m="$MOUNT_POINT" '$2 == m { found = 1 } END { exit !found }'; then
+        fail "/etc/fstab already has an entry for $MOUNT_POINT; remove it or choose another mount point"
+    fi
+    current=$(findmnt -n -o SOURCE --mountpoint "$MOUNT_POINT" || true)
+    if [ -n "$current" ] && [ "$current" != "$source" ] && [ ! -f "/etc/systemd/system/$unit" ]; then
+        fail "$MOUNT_POINT is already a mount of $current, not of lvs-dr"
+    fi
+    if [ ! -d "$MOUNT_POINT" ]; then
+        mkdir -p "$MOUNT_POINT"
+        changed "created mount point $MOUNT_POINT"
+    fi
+    local restart=no
+    if cat <<UNIT | unit_install "$unit"; then restart=yes; fi
+# Managed by lvs-dr: pulumi destroy unmounts and removes this unit (the files on the share stay).
+[Unit]
+Description=lvs-dr NFS mount of $source
+Wants=network-online.target
+After=network-online.target
+
+[Mount]
+What=$source
+Where=$MOUNT_POINT
+Type=nfs
+Options=$OPTIONS
+
+[Install]
+WantedBy=remote-fs.target
+UNIT
+    dropin=$(web_dropin)
+    mkdir -p "${dropin%/*}"
+    printf '# Managed by lvs-dr: serve only once the content is mounted.\n[Unit]\nRequiresMountsFor=%s\n' "$MOUNT_POINT" |
+        write_file "$dropin" 0644 && systemctl daemon-reload
+    if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+        systemctl enable --quiet "$unit"
+        changed "enabled $unit"
+    fi
+    current=$(findmnt -n -o SOURCE --mountpoint "$MOUNT_POINT" || true)
+    if [ "$current" != "$source" ]; then
+        systemctl restart "$unit" || fail "cannot mount $source on $MOUNT_POINT: $(systemctl status --no-pager "$unit" 2>&1 | tail -n 5)"
+        changed "mounted $source on $MOUNT_POINT"
+    elif [ "$restart" = yes ]; then
+        systemctl restart "$unit"
+        changed "remounted $source on $MOUNT_POINT with new options"
+    fi
+}
+
+lvs_remove() {
+    local unit
+    unit=$(mount_unit)
+    remove_file "$(web_dropin)"
+    unit_remove "$unit"
+    if findmnt -n --mountpoint "$MOUNT_POINT" -o SOURCE | grep -qxF "$SERVER:$EXPORT"; then
+        umount "$MOUNT_POINT"
+        changed "unmounted $MOUNT_POINT"
+    fi
+}
