@@ -1,0 +1,195 @@
+/**
+ * The program on the dev stack's config, under mocks: which components and remote commands it
+ * declares, under which parents, in which order, and what their scripts say.
+ */
+import { Registered, runProgram, stackValues, ProgramRun } from "../harness";
+
+const COMMAND = "command:remote:Command";
+
+let run: ProgramRun;
+const byName = (name: string): Registered => {
+    const r = run.resources.find((x) => x.name === name);
+    if (!r) throw new Error(`no resource named ${name}; have: ${run.resources.map((x) => x.name).join(", ")}`);
+    return r;
+};
+const commands = () => run.resources.filter((r) => r.type === COMMAND);
+
+beforeAll(async () => {
+    run = await runProgram(stackValues("dev"));
+    if (run.error) throw run.error;
+});
+
+test("declares exactly the four kinds of component the recipe needs", () => {
+    const components = run.resources
+        .filter((r) => r.type.startsWith("lvs:index:"))
+        .map((r) => `${r.type}/${r.name}`)
+        .sort();
+    expect(components).toEqual([
+        "lvs:index:Director/director",
+        "lvs:index:NfsServer/nfs",
+        "lvs:index:RealServer/web1",
+        "lvs:index:RealServer/web2",
+        "lvs:index:VirtualService/web",
+    ]);
+});
+
+test("declares exactly the expected remote commands, each under its component", () => {
+    const parents = Object.fromEntries(commands().map((c) => [c.name, c.parent]));
+    const exportNames = commands().filter((c) => c.name.startsWith("nfs-export-")).map((c) => c.name);
+    expect(exportNames).toHaveLength(3);
+    expect(parents).toEqual({
+        "director-ipvs-modules": "director",
+        "director-sysctl": "director",
+        "director-vip-192.168.86.180": "director",
+        "web1-arp": "web1",
+        "web1-vip-192.168.86.180": "web1",
+        "web1-web": "web1",
+        "web1-mount-var-www-html": "web1",
+        "web2-arp": "web2",
+        "web2-vip-192.168.86.180": "web2",
+        "web2-web": "web2",
+        "web2-mount-var-www-html": "web2",
+        "nfs-server": "nfs",
+        ...Object.fromEntries(exportNames.map((n) => [n, "nfs"])),
+        "web-service": "web",
+        "web-real-web1": "web",
+        "web-real-web2": "web",
+    });
+});
+
+test("every command connects with the pinned host key and a secret private key", () => {
+    for (const c of commands()) {
+        expect(c.secretInputs).toContain("connection");
+        const conn = c.inputs.connection;
+        expect(conn.privateKey).toContain("PRIVATE KEY");
+        expect(conn.hostKey).toMatch(/^ssh-ed25519 AAAA/);
+        expect(conn.user).toBe("root");
+        expect(c.inputs.create).toBe("bash -s apply");
+        expect(c.inputs.update).toBe("bash -s apply");
+        expect(c.inputs.delete).toBe("bash -s remove");
+        expect(c.inputs.addPreviousOutputInEnv).toBe(false);
+    }
+    expect(byName("web1-web").inputs.connection.host).toBe("192.168.86.11");
+    expect(byName("director-sysctl").inputs.connection.host).toBe("192.168.86.44");
+});
+
+describe("ordering comes from real dependencies", () => {
+    const deps = (name: string) => byName(name).dependencies;
+
+    test("a real server's VIP goes on lo only after its ARP settings", () => {
+        expect(deps("web1-vip-192.168.86.180")).toContain("web1-arp");
+        expect(deps("web2-vip-192.168.86.180")).toContain("web2-arp");
+    });
+
+    test("the director's VIP comes after its sysctls, and its services after the whole director", () => {
+        expect(deps("director-vip-192.168.86.180")).toContain("director-sysctl");
+        expect(deps("web-service")).toEqual(
+            expect.arrayContaining(["director-ipvs-modules", "director-sysctl", "director-vip-192.168.86.180"]),
+        );
+    });
+
+    test("a real server joins the service only after its VIP, ARP settings, web server and mount", () => {
+        expect(deps("web-real-web1")).toEqual(
+            expect.arrayContaining(["web-service", "web1-arp", "web1-vip-192.168.86.180", "web1-web", "web1-mount-var-www-html"]),
+        );
+        expect(deps("web-real-web1")).not.toContain("web2-arp");
+        expect(deps("web-real-web2")).toEqual(expect.arrayContaining(["web2-mount-var-www-html", "web2-arp"]));
+    });
+
+    test("exports come before the mounts that use them", () => {
+        const exportOf = (dir: string) =>
+            commands().find((c) => c.name.startsWith("nfs-export-") && c.inputs.stdin.includes(`EXPORT_PATH='${dir}'`))!.name;
+        expect(deps("web1-mount-var-www-html")).toContain(exportOf("/opt/kgc"));
+        expect(deps("web2-mount-var-www-html")).toContain(exportOf("/opt/benet"));
+        expect(deps("web1-mount-var-www-html")).not.toContain(exportOf("/opt/benet"));
+        expect(deps(exportOf("/opt/kgc"))).toContain("nfs-server");
+    });
+});
+
+describe("rendered scripts carry the recipe's settings", () => {
+    const stdin = (name: string): string => byName(name).inputs.stdin;
+
+    test("ipvsadm lines for the round-robin DR service", () => {
+        expect(stdin("web-service")).toMatch(/^VIP='192\.168\.86\.180'$/m);
+        expect(stdin("web-service")).toMatch(/^PORT='80'$/m);
+        expect(stdin("web-service")).toMatch(/^SCHEDULER='rr'$/m);
+        expect(stdin("web-service")).toMatch(/^PROTOCOL='tcp'$/m);
+        expect(stdin("web-real-web1")).toMatch(/^REAL_ADDRESS='192\.168\.86\.11'$/m);
+        expect(stdin("web-real-web2")).toMatch(/^REAL_ADDRESS='192\.168\.86\.22'$/m);
+        expect(stdin("web-real-web2")).toMatch(/^WEIGHT='1'$/m);
+        // DR forwarding: ipvsadm's -g
+        expect(stdin("web-real-web1")).toContain('-r "$REAL_ADDRESS:$REAL_PORT" -g -w "$WEIGHT"');
+        expect(stdin("director-ipvs-modules")).toMatch(/^MODULES=\('ip_vs' 'ip_vs_rr'\)$/m);
+    });
+
+    test("director and real-server sysctls", () => {
+        expect(stdin("director-sysctl")).toContain(
+            "SETTINGS=('net/ipv4/ip_forward=0' 'net/ipv4/conf/all/send_redirects=0' " +
+                "'net/ipv4/conf/default/send_redirects=0' 'net/ipv4/conf/@IFACE@/send_redirects=0')",
+        );
+        expect(stdin("director-sysctl")).toMatch(/^DATA_IFACE='ens33'$/m);
+        for (const dev of ["all", "lo", "@IFACE@"]) {
+            expect(stdin("web1-arp")).toContain(`'net/ipv4/conf/${dev}/arp_ignore=1'`);
+            expect(stdin("web1-arp")).toContain(`'net/ipv4/conf/${dev}/arp_announce=2'`);
+        }
+    });
+
+    test("VIP on the director's data interface, and on lo with the host route on real servers", () => {
+        expect(stdin("director-vip-192.168.86.180")).toMatch(/^DEVICE='@IFACE@'$/m);
+        expect(stdin("director-vip-192.168.86.180")).toMatch(/^HOST_ROUTE='no'$/m);
+        expect(stdin("web1-vip-192.168.86.180")).toMatch(/^DEVICE='lo'$/m);
+        expect(stdin("web1-vip-192.168.86.180")).toMatch(/^HOST_ROUTE='yes'$/m);
+    });
+
+    test("exports with their clients, options and content; no world-writable directory", () => {
+        const exports = commands().filter((c) => c.name.startsWith("nfs-export-")).map((c) => c.inputs.stdin as string);
+        const kgc = exports.find((s) => s.includes("EXPORT_PATH='/opt/kgc'"))!;
+        expect(kgc).toMatch(/^CLIENTS='192\.168\.86\.0\/24'$/m);
+        expect(kgc).toMatch(/^OPTIONS='rw,sync,no_subtree_check,root_squash'$/m);
+        expect(kgc).toContain("FILE_CONTENTS=('this is kgc web!\n')");
+        for (const s of exports) expect(s).toMatch(/^MODE='0755'$/m);
+        expect(exports.find((s) => s.includes("EXPORT_PATH='/usr/share'"))).toMatch(/^OPTIONS='ro,/m);
+    });
+
+    test("each web server mounts its own export from the NFS server, not from itself", () => {
+        expect(stdin("web1-mount-var-www-html")).toMatch(/^SERVER='192\.168\.86\.77'$/m);
+        expect(stdin("web1-mount-var-www-html")).toMatch(/^EXPORT='\/opt\/kgc'$/m);
+        expect(stdin("web2-mount-var-www-html")).toMatch(/^EXPORT='\/opt\/benet'$/m);
+        expect(stdin("web1-mount-var-www-html")).toMatch(/^OPTIONS='_netdev'$/m);
+    });
+
+    test("no script weakens host security the way the recipe did", () => {
+        for (const c of commands()) {
+            expect(c.inputs.stdin).not.toMatch(/setenforce|systemctl (stop|disable)[a-z -]* firewalld|chmod (-R )?777|\/etc\/rc(\.d\/rc)?\.local/);
+        }
+    });
+});
+
+test("stack outputs describe the cluster for stack references", () => {
+    expect(run.outputs.vips).toEqual(["192.168.86.180"]);
+    expect(run.outputs.director).toEqual({ host: "director", address: "192.168.86.44" });
+    expect(run.outputs.services).toEqual([
+        {
+            name: "web",
+            vip: "192.168.86.180",
+            port: 80,
+            protocol: "tcp",
+            scheduler: "rr",
+            method: "dr",
+            persistence: 0,
+            realServers: [
+                { host: "web1", address: "192.168.86.11", port: 80, weight: 1 },
+                { host: "web2", address: "192.168.86.22", port: 80, weight: 1 },
+            ],
+        },
+    ]);
+    expect(run.outputs.mounts).toEqual([
+        { host: "web1", source: "192.168.86.77:/opt/kgc", server: "nfs", export: "/opt/kgc", path: "/var/www/html" },
+        { host: "web2", source: "192.168.86.77:/opt/benet", server: "nfs", export: "/opt/benet", path: "/var/www/html" },
+    ]);
+    expect((run.outputs.nfsExports as any[]).map((e) => e.line)).toEqual([
+        "/usr/share 192.168.86.0/24(ro,sync,no_subtree_check,root_squash)",
+        "/opt/kgc 192.168.86.0/24(rw,sync,no_subtree_check,root_squash)",
+        "/opt/benet 192.168.86.0/24(rw,sync,no_subtree_check,root_squash)",
+    ]);
+});
