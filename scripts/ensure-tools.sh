@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the host tools the checks need when they are missing (Debian/Ubuntu): the shellcheck
+# linter for host scripts. Node.js and npm must already be there.
+set -euo pipefail
+missing=()
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "missing tools: ${missing[*]}; install them with your package manager" >&2
+        exit 1
+    fi
+    echo "installing ${missing[*]} ..." >&2
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+fi
