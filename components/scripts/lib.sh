@@ -25,6 +25,8 @@ fail() {
 
 lvs_main() {
     [ "$(id -u)" -eq 0 ] || fail "must run as root (use an SSH user with passwordless sudo)"
+    # An audit trail in the system log: journalctl -t lvs-dr shows every run on this host.
+    logger -t lvs-dr -- "$LVS_RESOURCE: $1" 2>/dev/null || true
     case "$1" in
         apply) lvs_apply ;;
         remove) lvs_remove ;;
