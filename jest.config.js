@@ -1,12 +1,11 @@
 /** @type {import('jest').Config} */
-const tsJest = ["ts-jest", { tsconfig: "tsconfig.json" }];
+const project = (name) => ({
+  displayName: name,
+  testEnvironment: "node",
+  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] },
+  testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
+});
 module.exports = {
-  projects: [
-    {
-      displayName: "unit",
-      testEnvironment: "node",
-      transform: { "^.+\\.ts$": tsJest },
-      testMatch: ["<rootDir>/test/unit/**/*.test.ts"],
-    },
-  ],
+  // unit: under Pulumi mocks, seconds. engine: the real CLI and plugins. e2e: the VM lab.
+  projects: [project("unit"), project("engine"), project("e2e")],
 };
