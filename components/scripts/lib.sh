@@ -11,11 +11,13 @@ export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LVS_STATE=/var/lib/lvs-dr
 # shellcheck disable=SC2034 # used by the concern scripts
 LVS_ETC=/etc/lvs-dr
-LVS_CHANGES=0
+# Changes are counted in a file: many are made in subshells (pipelines, command substitutions).
+LVS_CHANGES=$(mktemp)
+trap 'rm -f "$LVS_CHANGES"' EXIT
 
 say() { printf 'lvs-dr %s: %s\n' "$LVS_RESOURCE" "$*"; }
 changed() {
-    LVS_CHANGES=$((LVS_CHANGES + 1))
+    echo >>"$LVS_CHANGES"
     say "changed: $*"
 }
 fail() {
@@ -32,10 +34,12 @@ lvs_main() {
         remove) lvs_remove ;;
         *) fail "unknown action '$1' (expected apply or remove)" ;;
     esac
-    if [ "$LVS_CHANGES" -eq 0 ]; then
+    local count
+    count=$(wc -l <"$LVS_CHANGES")
+    if [ "$count" -eq 0 ]; then
         say "$1: no changes"
     else
-        say "$1: $LVS_CHANGES change(s)"
+        say "$1: $count change(s)"
     fi
 }
 
