@@ -31,7 +31,11 @@ lvs_main() {
     logger -t lvs-dr -- "$LVS_RESOURCE: $1" 2>/dev/null || true
     case "$1" in
         apply) lvs_apply ;;
-        remove) lvs_remove ;;
+        remove)
+            lvs_remove
+            # Our bookkeeping folders go once nothing of ours is left in them.
+            find "$LVS_STATE" "$LVS_ETC" -depth -type d -empty -delete 2>/dev/null || true
+            ;;
         *) fail "unknown action '$1' (expected apply or remove)" ;;
     esac
     local count
