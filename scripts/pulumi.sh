@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# scripts/pulumi.sh: run the Pulumi CLI for this checkout, offline (`npm run pulumi -- preview`).
+#
+# - the CLI and plugins come from scripts/ensure-pulumi.sh (an installed pulumi 3.248+ or a cached
+#   build from Go modules);
+# - PULUMI_HOME defaults to a folder in the lvs-dr cache, so nothing is written to ~/.pulumi unless
+#   you set PULUMI_HOME yourself;
+# - PULUMI_BACKEND_URL defaults to file://<checkout>/.pulumi-state (a local state folder);
+# - PULUMI_CONFIG_PASSPHRASE defaults to "lvs-dr-local", the passphrase of this checkout's local
+#   example stacks, unless PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE is set;
+# - resource plugins of that bin directory are installed into $PULUMI_HOME/plugins;
+# - no update checks, no plugin downloads, no plugins taken from $PATH.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cache="${LVS_DR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lvs-dr}"
+
+bin=$("$here/ensure-pulumi.sh")
+export PATH="$bin:$PATH"
+
+export PULUMI_HOME="${PULUMI_HOME:-$cache/pulumi-home}"
+mkdir -p "$PULUMI_HOME"
+
+# Resource plugins go into $PULUMI_HOME/plugins (the CLI only looks beside itself for its bundled
+# plugins: language hosts and the dynamic provider shim). Reinstall when the binary changed.
+install_plugin() { # NAME VERSION
+	local src="$bin/pulumi-resource-$1" dst="$PULUMI_HOME/plugins/resource-$1-v$2/pulumi-resource-$1"
+	[[ -x $src ]] || return 0
+	if ! cmp -s "$src" "$dst"; then
+		"$bin/pulumi" plugin install resource "$1" "$2" --reinstall --file "$src" >&2
+	fi
+}
+install_plugin command 1.2.1
+install_plugin random 4.21.1
+
+if [[ -z ${PULUMI_BACKEND_URL:-} ]]; then
+	mkdir -p "$repo/.pulumi-state"
+	export PULUMI_BACKEND_URL="file://$repo/.pulumi-state"
+fi
+
+if [[ -z ${PULUMI_CONFIG_PASSPHRASE+set} && -z ${PULUMI_CONFIG_PASSPHRASE_FILE+set} ]]; then
+	export PULUMI_CONFIG_PASSPHRASE=lvs-dr-local
+fi
+
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# Take plugins from $PULUMI_HOME, not from $PATH (which has $bin first, and the CLI warns on every
+# run when it uses a plugin found on $PATH).
+export PULUMI_IGNORE_AMBIENT_PLUGINS="${PULUMI_IGNORE_AMBIENT_PLUGINS:-true}"
+
+cd "$repo"
+exec pulumi "$@"
