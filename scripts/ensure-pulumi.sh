@@ -5,8 +5,10 @@
 #     bin=$(scripts/ensure-pulumi.sh) && PATH="$bin:$PATH" pulumi version
 #
 # That directory holds `pulumi` (CLI and engine), `pulumi-language-nodejs` (language host),
-# `pulumi-resource-pulumi-nodejs` (the shim for dynamic providers) and `pulumi-resource-command`,
-# side by side, so the CLI finds them without downloading anything.
+# `pulumi-resource-pulumi-nodejs` (the shim for dynamic providers) and `pulumi-resource-command`.
+# The CLI finds the first two beside itself; a resource plugin such as the command provider is
+# found on $PATH (with a warning on every run) or in $PULUMI_HOME/plugins: scripts/pulumi.sh
+# installs it there (`pulumi plugin install resource command 1.2.1 --file ...`).
 #
 # 1. A `pulumi` already on PATH is used when it is 3.248 or newer within major version 3, has its
 #    Node.js language host beside it, and a command provider 1.2.1 is installed (a normal install:
@@ -112,6 +114,7 @@ try_ambient() {
 # 2. The cached build.
 # ---------------------------------------------------------------------------------------------
 REQUIRED=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-resource-command)
+TICKER=
 
 cache_complete() {
 	local f
@@ -130,14 +133,17 @@ run_step() {
 	start=$SECONDS
 	say "[$name] started (log: $log)"
 	(
-		while sleep 30; do
+		# $$ is this script: stop when it is gone, even if it was killed without its children.
+		while sleep 30 && kill -0 $$ 2>/dev/null; do
 			say "[$name] still running after $(elapsed $((SECONDS - start)))"
 		done
 	) &
 	ticker=$!
+	TICKER=$ticker
 	"$@" >"$log" 2>&1 || rc=$?
 	kill "$ticker" 2>/dev/null || true
 	wait "$ticker" 2>/dev/null || true
+	TICKER=
 	if ((rc == 0)); then
 		say "[$name] done in $(elapsed $((SECONDS - start)))"
 	else
@@ -1509,7 +1515,7 @@ main() {
 	local tmp
 	tmp=$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")
 	# shellcheck disable=SC2064 # expand $tmp now
-	trap "rm -rf '$tmp'" EXIT
+	trap "rm -rf '$tmp'; [[ -z \$TICKER ]] || kill \$TICKER 2>/dev/null || true" EXIT
 	if ! build_all "$tmp"; then
 		die "the build failed (logs in $LOG_DIR). Needed: Go >= 1.25.11 and access to the Go module" \
 			"proxy (GOPROXY=$(go env GOPROXY)). Or install the Pulumi CLI $PULUMI_VERSION+ and" \
