@@ -1511,7 +1511,7 @@ main() {
 	fi
 
 	say "building Pulumi $PULUMI_VERSION + command $COMMAND_VERSION into $DEST"
-	say "(first run only: about 5-10 minutes on 2 cores, downloads ~300 MB of Go modules into $(go env GOMODCACHE))"
+	say "(first run only: about 5-10 minutes on 2 cores; Go modules go to $(go env GOMODCACHE), up to ~2 GB unpacked, and ~2 GB of Go build cache)"
 	local tmp
 	tmp=$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")
 	# shellcheck disable=SC2064 # expand $tmp now
