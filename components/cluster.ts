@@ -56,6 +56,7 @@ export function deployCluster(spec: ClusterSpec): Cluster {
         host: target(spec.director.host),
         vips: spec.director.vips,
         schedulers: spec.services.map((s) => s.scheduler),
+        ipvs: spec.director.ipvs,
     });
 
     const nfsServers: Record<string, NfsServer> = {};

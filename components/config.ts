@@ -115,10 +115,25 @@ const serviceSchema = z.strictObject({
     realServers: z.array(realServerSchema).min(1),
 });
 
+/** Production IPVS knobs (net.ipv4.vs.*, the kernel's ipvs-sysctl documentation). */
+const ipvsTuningSchema = z.strictObject({
+    /** Drop a flow's entry as soon as its real server is deleted, so the client reconnects elsewhere. */
+    expireNodestConn: z.boolean().default(true),
+    /** Expire persistence templates of a weight-0 (draining) real server, so a drain works with persistence. */
+    expireQuiescentTemplate: z.boolean().default(true),
+    /** How a new connection that reuses a tracked port is scheduled (kernel default 1: rescheduled). */
+    connReuseMode: z.number().int().min(0).max(3).default(1),
+    /** Accept flows that start mid-stream (a backup director taking over). */
+    sloppyTcp: z.boolean().default(false),
+});
+
 const directorSchema = z.strictObject({
     host: name,
     vips: z.array(ipv4).min(1),
+    ipvs: ipvsTuningSchema.default({ expireNodestConn: true, expireQuiescentTemplate: true, connReuseMode: 1, sloppyTcp: false }),
 });
+
+export type IpvsTuning = z.infer<typeof ipvsTuningSchema>;
 
 const exportSchema = z.strictObject({
     path: absolutePath,
@@ -233,7 +248,7 @@ export interface MountSpec {
 
 export interface ClusterSpec {
     hosts: Record<string, HostSpec>;
-    director: { host: string; vips: string[] };
+    director: { host: string; vips: string[]; ipvs: IpvsTuning };
     webServer: (typeof WEB_SERVERS)[number];
     services: ServiceSpec[];
     nfsServers: NfsServerSpec[];
@@ -603,7 +618,7 @@ function normalize(raw: Raw, problems: string[]): ClusterSpec {
     }
     return {
         hosts,
-        director: { host: raw.director.host, vips: [...vipSet] },
+        director: { host: raw.director.host, vips: [...vipSet], ipvs: raw.director.ipvs },
         webServer: raw.webServer,
         services,
         nfsServers,

@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { IpvsTuning } from "./config";
 import { HostTarget, hostCommand } from "./host";
 
 export interface DirectorArgs {
@@ -9,10 +10,13 @@ export interface DirectorArgs {
     vips: string[];
     /** IPVS schedulers its services use; their modules are loaded at boot. */
     schedulers: string[];
+    /** The net.ipv4.vs.* settings. */
+    ipvs: IpvsTuning;
 }
 
 /** Kernel settings of a director (paths under /proc/sys; @IFACE@ is the data-plane interface). */
-export function directorSysctls(): string[] {
+export function directorSysctls(ipvs: IpvsTuning): string[] {
+    const flag = (b: boolean) => (b ? 1 : 0);
     return [
         // The director balances; it does not route (the recipe's ip_forward=0).
         "net/ipv4/ip_forward=0",
@@ -20,6 +24,11 @@ export function directorSysctls(): string[] {
         "net/ipv4/conf/all/send_redirects=0",
         "net/ipv4/conf/default/send_redirects=0",
         "net/ipv4/conf/@IFACE@/send_redirects=0",
+        // Day-2 operations: drains and removals that do not strand clients.
+        `net/ipv4/vs/expire_nodest_conn=${flag(ipvs.expireNodestConn)}`,
+        `net/ipv4/vs/expire_quiescent_template=${flag(ipvs.expireQuiescentTemplate)}`,
+        `net/ipv4/vs/conn_reuse_mode=${ipvs.connReuseMode}`,
+        `net/ipv4/vs/sloppy_tcp=${flag(ipvs.sloppyTcp)}`,
     ];
 }
 
@@ -48,8 +57,8 @@ export class Director extends pulumi.ComponentResource {
         }, { parent: this });
         this.sysctl = hostCommand(`${name}-sysctl`, args.host, "sysctl", {
             NAME: "director",
-            SETTINGS: directorSysctls(),
-        }, { parent: this });
+            SETTINGS: directorSysctls(args.ipvs),
+        }, { parent: this, dependsOn: [this.modules] }); // net/ipv4/vs/* exists once ip_vs is loaded
         for (const vip of args.vips) {
             this.vipCommands[vip] = hostCommand(`${name}-vip-${vip}`, args.host, "vip", {
                 VIP: vip,

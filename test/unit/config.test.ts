@@ -30,7 +30,12 @@ function problems(mutate: (v: Values) => void, rawOpts?: { key?: string | null; 
 
 test("the dev config (the recipe's topology) is valid and normalized", () => {
     const spec = parseClusterConfig(raw(dev()));
-    expect(spec.director).toEqual({ host: "director", vips: ["192.168.86.180"] });
+    expect(spec.director).toEqual({
+        host: "director",
+        vips: ["192.168.86.180"],
+        // Defaults that make drains and removals safe (kernel ipvs-sysctl docs).
+        ipvs: { expireNodestConn: true, expireQuiescentTemplate: true, connReuseMode: 1, sloppyTcp: false },
+    });
     expect(spec.realServerHosts).toEqual(["web1", "web2"]);
     expect(spec.hosts.web1).toMatchObject({ address: "192.168.86.11", prefixLength: 24, network: "192.168.86.0/24", interface: "ens33" });
     expect(spec.hosts.nfs.interface).toBeUndefined();
@@ -85,6 +90,8 @@ const cases: Array<[string, (v: Values) => void, RegExp]> = [
     ["a mode that is not octal", (v) => (v.nfsServers[0].exports[1].mode = "777x"), /lvs-dr:nfsServers\[0\]\.exports\[1\]\.mode: "777x" must be an octal mode/],
     ["a director that is also a real server", (v) => (v.services[0].realServers[1].host = "director"), /lvs-dr:services\[0\]\.realServers\[1\]\.host: "director" is the director/],
     ["a mount client outside the export's clients", (v) => (v.nfsServers[0].exports[1].clients = "192.168.86.22"), /lvs-dr:mounts\[0\]\.host: "web1" \(192\.168\.86\.11\) is not in the export's clients 192\.168\.86\.22/],
+    ["an unknown IPVS knob", (v) => (v.director.ipvs = { expireNodestConnn: true }), /lvs-dr:director\.ipvs\.expireNodestConnn: unknown field/],
+    ["a conn_reuse_mode out of range", (v) => (v.director.ipvs = { connReuseMode: 7 }), /lvs-dr:director\.ipvs\.connReuseMode: 7/],
     ["the same service twice", (v) => v.services.push({ ...v.services[0], name: "web2" }), /lvs-dr:services\[1\]: tcp\/192\.168\.86\.180:80 is already defined by services\[0\]/],
 ];
 

@@ -83,6 +83,8 @@ describe("ordering comes from real dependencies", () => {
 
     test("the director's VIP comes after its sysctls, and its services after the whole director", () => {
         expect(deps("director-vip-192.168.86.180")).toContain("director-sysctl");
+        // net/ipv4/vs/* only exists once the ip_vs module is loaded.
+        expect(deps("director-sysctl")).toContain("director-ipvs-modules");
         expect(deps("web-service")).toEqual(
             expect.arrayContaining(["director-ipvs-modules", "director-sysctl", "director-vip-192.168.86.180"]),
         );
@@ -125,7 +127,9 @@ describe("rendered scripts carry the recipe's settings", () => {
     test("director and real-server sysctls", () => {
         expect(stdin("director-sysctl")).toContain(
             "SETTINGS=('net/ipv4/ip_forward=0' 'net/ipv4/conf/all/send_redirects=0' " +
-                "'net/ipv4/conf/default/send_redirects=0' 'net/ipv4/conf/@IFACE@/send_redirects=0')",
+                "'net/ipv4/conf/default/send_redirects=0' 'net/ipv4/conf/@IFACE@/send_redirects=0' " +
+                "'net/ipv4/vs/expire_nodest_conn=1' 'net/ipv4/vs/expire_quiescent_template=1' " +
+                "'net/ipv4/vs/conn_reuse_mode=1' 'net/ipv4/vs/sloppy_tcp=0')",
         );
         expect(stdin("director-sysctl")).toMatch(/^DATA_IFACE='ens33'$/m);
         for (const dev of ["all", "lo", "@IFACE@"]) {
