@@ -4,6 +4,11 @@
 
 MODULES_FILE=/etc/modules-load.d/lvs-dr.conf
 
+modules_text() {
+    echo "# Managed by lvs-dr: IPVS modules for the director. pulumi destroy removes this file."
+    printf '%s\n' "${MODULES[@]}"
+}
+
 lvs_apply() {
     local m
     pkg_ensure ipvsadm
@@ -13,10 +18,14 @@ lvs_apply() {
             changed "loaded kernel module $m"
         fi
     done
-    {
-        echo "# Managed by lvs-dr: IPVS modules for the director. pulumi destroy removes this file."
-        printf '%s\n' "${MODULES[@]}"
-    } | write_file "$MODULES_FILE" 0644 || true
+    modules_text | write_file "$MODULES_FILE" 0644 || true
+}
+
+lvs_check() {
+    local m
+    command -v ipvsadm >/dev/null 2>&1 || drift "ipvsadm is not installed"
+    for m in "${MODULES[@]}"; do [ -d "/sys/module/$m" ] || drift "kernel module $m is not loaded"; done
+    modules_text | check_file "$MODULES_FILE"
 }
 
 lvs_remove() {

@@ -45,6 +45,18 @@ lvs_apply() {
     printf '%s\n' "$want" | write_file "$(rules_file)" 0644 || true
 }
 
+lvs_check() {
+    local have
+    desired_args
+    have=$(live_line)
+    if [ -z "$have" ]; then
+        drift "real server $REAL_ADDRESS:$REAL_PORT is not in IPVS service $VIP:$PORT"
+    elif [ "$have" != "${DESIRED[*]}" ]; then
+        drift "real server is '$have' (want '${DESIRED[*]}')"
+    fi
+    printf '%s\n' "${DESIRED[*]}" | check_file "$(rules_file)"
+}
+
 lvs_remove() {
     local active waited=0
     remove_file "$(rules_file)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # lvs-dr shared library: rendered ahead of every concern script.
-# A concern defines lvs_apply and lvs_remove; lvs_main runs one of them and reports what changed.
+# A concern defines lvs_apply, lvs_remove and lvs_check; lvs_main runs one of them and reports what
+# changed (apply, remove) or what differs from the desired state (check, which changes nothing).
 # Parameters every script receives: LVS_RESOURCE (the Pulumi resource name), DATA_ADDRESS, DATA_IFACE (may be empty).
 # Everything we record about a host's previous state lives under /var/lib/lvs-dr.
 set -euo pipefail
@@ -13,12 +14,17 @@ LVS_STATE=/var/lib/lvs-dr
 LVS_ETC=/etc/lvs-dr
 # Changes are counted in a file: many are made in subshells (pipelines, command substitutions).
 LVS_CHANGES=$(mktemp)
-trap 'rm -f "$LVS_CHANGES"' EXIT
+LVS_DRIFT=$(mktemp)
+trap 'rm -f "$LVS_CHANGES" "$LVS_DRIFT"' EXIT
 
 say() { printf 'lvs-dr %s: %s\n' "$LVS_RESOURCE" "$*"; }
 changed() {
     echo >>"$LVS_CHANGES"
     say "changed: $*"
+}
+drift() {
+    echo "$*" >>"$LVS_DRIFT"
+    say "drift: $*"
 }
 fail() {
     printf 'lvs-dr %s: error: %s\n' "$LVS_RESOURCE" "$*" >&2
@@ -30,13 +36,22 @@ lvs_main() {
     # An audit trail in the system log: journalctl -t lvs-dr shows every run on this host.
     logger -t lvs-dr -- "$LVS_RESOURCE: $1" 2>/dev/null || true
     case "$1" in
+        check)
+            lvs_check
+            if [ -s "$LVS_DRIFT" ]; then
+                say "check: $(wc -l <"$LVS_DRIFT") difference(s)"
+            else
+                say "check: in sync"
+            fi
+            return
+            ;;
         apply) lvs_apply ;;
         remove)
             lvs_remove
             # Our bookkeeping folders go once nothing of ours is left in them.
             find "$LVS_STATE" "$LVS_ETC" -depth -type d -empty -delete 2>/dev/null || true
             ;;
-        *) fail "unknown action '$1' (expected apply or remove)" ;;
+        *) fail "unknown action '$1' (expected apply, remove or check)" ;;
     esac
     local count
     count=$(wc -l <"$LVS_CHANGES")
@@ -59,6 +74,21 @@ write_file() {
     fi
     mv -f "$tmp" "$path"
     changed "wrote $path"
+}
+
+# check_file PATH: report drift unless PATH holds exactly stdin.
+check_file() {
+    if [ ! -f "$1" ]; then
+        drift "$1 is missing"
+    elif ! cmp -s - "$1"; then
+        drift "$1 was changed"
+    fi
+}
+
+# check_unit UNIT [active]: report drift unless UNIT is enabled (and running, with "active").
+check_unit() {
+    systemctl is-enabled --quiet "$1" 2>/dev/null || drift "$1 is not enabled"
+    if [ "${2:-}" = active ] && ! systemctl is-active --quiet "$1"; then drift "$1 is not running"; fi
 }
 
 remove_file() {

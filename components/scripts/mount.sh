@@ -62,6 +62,13 @@ UNIT
     fi
 }
 
+lvs_check() {
+    local current
+    check_unit "$(mount_unit)"
+    current=$(findmnt -n -o SOURCE --mountpoint "$MOUNT_POINT" || true)
+    [ "$current" = "$SERVER:$EXPORT" ] || drift "$SERVER:$EXPORT is not mounted on $MOUNT_POINT${current:+ (found $current)}"
+}
+
 lvs_remove() {
     local unit
     unit=$(mount_unit)

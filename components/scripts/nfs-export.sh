@@ -7,6 +7,11 @@
 # FILE_NAMES and FILE_CONTENTS (arrays of the same length).
 
 exports_file() { printf '/etc/exports.d/lvs-dr-%s.exports\n' "$EXPORT_ID"; }
+exports_text() {
+    printf '# Managed by lvs-dr: pulumi destroy removes this export (not its files).\n%s %s(%s)\n' \
+        "$EXPORT_PATH" "$CLIENTS" "$OPTIONS"
+}
+is_exported() { exportfs -v | awk -v p="$EXPORT_PATH" '$1 == p { found = 1 } END { exit !found }'; }
 
 lvs_apply() {
     local prev="$LVS_STATE/exports/$EXPORT_ID.prev" cur i
@@ -35,12 +40,26 @@ lvs_apply() {
             chown "$OWNER:$GROUP" "$EXPORT_PATH/${FILE_NAMES[$i]}"
         fi
     done
-    if printf '# Managed by lvs-dr: pulumi destroy removes this export (not its files).\n%s %s(%s)\n' \
-        "$EXPORT_PATH" "$CLIENTS" "$OPTIONS" | write_file "$(exports_file)" 0644; then
+    if exports_text | write_file "$(exports_file)" 0644; then
         exportfs -ra
-    elif ! exportfs -v | awk -v p="$EXPORT_PATH" '$1 == p { found = 1 } END { exit !found }'; then
+    elif ! is_exported; then
         exportfs -ra
         changed "re-exported $EXPORT_PATH (it was not exported)"
+    fi
+}
+
+lvs_check() {
+    local i
+    exports_text | check_file "$(exports_file)"
+    is_exported || drift "$EXPORT_PATH is not exported"
+    if [ -d "$EXPORT_PATH" ]; then
+        [ "$(stat -c '%U:%G' "$EXPORT_PATH")" = "$OWNER:$GROUP" ] || drift "$EXPORT_PATH is not owned by $OWNER:$GROUP"
+        [ "$((8#$(stat -c '%a' "$EXPORT_PATH")))" -eq "$((8#$MODE))" ] || drift "$EXPORT_PATH does not have mode $MODE"
+        for i in "${!FILE_NAMES[@]}"; do
+            printf '%s' "${FILE_CONTENTS[$i]}" | check_file "$EXPORT_PATH/${FILE_NAMES[$i]}"
+        done
+    else
+        drift "$EXPORT_PATH is missing"
     fi
 }
 

@@ -14,6 +14,11 @@ lvs_apply() {
     fw_allow nfs-server 2049/tcp
 }
 
+lvs_check() {
+    pkg_installed "$(pkg_name nfs-server)" || drift "package $(pkg_name nfs-server) is not installed"
+    check_unit nfs-server.service active
+}
+
 lvs_remove() {
     fw_revoke nfs-server
     svc_restore nfs-server

@@ -3,11 +3,28 @@
 # Parameters: NAME (drop-in name), SETTINGS (array of KEY=VALUE; KEY is a path under /proc/sys in
 # which @IFACE@ stands for the data-plane interface).
 
-lvs_apply() {
-    local iface kv resolved=()
+# RESOLVED: SETTINGS with the data-plane interface in place of @IFACE@.
+resolve_settings() {
+    local iface kv
     iface=$(data_iface)
-    for kv in "${SETTINGS[@]}"; do resolved+=("${kv//@IFACE@/$iface}"); done
-    sysctl_ensure "$NAME" "${resolved[@]}"
+    RESOLVED=()
+    for kv in "${SETTINGS[@]}"; do RESOLVED+=("${kv//@IFACE@/$iface}"); done
+}
+
+lvs_apply() {
+    resolve_settings
+    sysctl_ensure "$NAME" "${RESOLVED[@]}"
+}
+
+lvs_check() {
+    local kv key cur
+    resolve_settings
+    for kv in "${RESOLVED[@]}"; do
+        key=${kv%%=*}
+        cur=$(cat "/proc/sys/$key" 2>/dev/null || echo missing)
+        [ "$cur" = "${kv#*=}" ] || drift "$key is $cur (want ${kv#*=})"
+    done
+    [ -f "/etc/sysctl.d/90-lvs-dr-$NAME.conf" ] || drift "/etc/sysctl.d/90-lvs-dr-$NAME.conf is missing"
 }
 
 lvs_remove() {

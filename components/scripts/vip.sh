@@ -59,6 +59,17 @@ UNIT
     fi
 }
 
+lvs_check() {
+    local dev
+    dev=$DEVICE
+    [ "$dev" != "@IFACE@" ] || dev=$(data_iface)
+    check_unit "$(vip_unit)"
+    ip -o -4 addr show dev "$dev" | awk '{ print $4 }' | grep -qxF "$VIP/32" || drift "$VIP/32 is not on $dev"
+    if [ "$HOST_ROUTE" = yes ] && ! ip route show "$VIP/32" dev "$dev" | grep -q .; then
+        drift "no host route $VIP dev $dev"
+    fi
+}
+
 lvs_remove() {
     local unit dev
     unit=$(vip_unit)

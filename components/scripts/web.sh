@@ -25,6 +25,11 @@ lvs_apply() {
     if [ "$SERVES_NFS" = yes ]; then selinux_bool_on web-nfs httpd_use_nfs; fi
 }
 
+lvs_check() {
+    pkg_installed "$(pkg_name "$WEB_SERVER")" || drift "package $(pkg_name "$WEB_SERVER") is not installed"
+    check_unit "$(web_unit)" active
+}
+
 lvs_remove() {
     selinux_bool_restore web-nfs
     fw_revoke web
