@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { IpvsTuning } from "./config";
-import { HostTarget, hostCommand } from "./host";
+import { HostCommands, HostTarget } from "./host";
+import { LiveState } from "./liveState";
 
 export interface DirectorArgs {
     /** The director host. */
@@ -47,25 +48,20 @@ export class Director extends pulumi.ComponentResource {
     public readonly modules: command.remote.Command;
     public readonly sysctl: command.remote.Command;
     public readonly vipCommands: Record<string, command.remote.Command> = {};
+    public readonly live: LiveState;
 
     constructor(name: string, args: DirectorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvs:index:Director", name, {}, opts);
         this.target = args.host;
         this.vips = args.vips;
-        this.modules = hostCommand(`${name}-ipvs-modules`, args.host, "ipvs-modules", {
-            MODULES: ipvsModules(args.schedulers),
-        }, { parent: this });
-        this.sysctl = hostCommand(`${name}-sysctl`, args.host, "sysctl", {
-            NAME: "director",
-            SETTINGS: directorSysctls(args.ipvs),
-        }, { parent: this, dependsOn: [this.modules] }); // net/ipv4/vs/* exists once ip_vs is loaded
+        const cmds = new HostCommands(this, args.host);
+        this.modules = cmds.add(`${name}-ipvs-modules`, "ipvs-modules", { MODULES: ipvsModules(args.schedulers) });
+        // net/ipv4/vs/* exists once ip_vs is loaded.
+        this.sysctl = cmds.add(`${name}-sysctl`, "sysctl", { NAME: "director", SETTINGS: directorSysctls(args.ipvs) }, [this.modules]);
         for (const vip of args.vips) {
-            this.vipCommands[vip] = hostCommand(`${name}-vip-${vip}`, args.host, "vip", {
-                VIP: vip,
-                DEVICE: "@IFACE@",
-                HOST_ROUTE: "no",
-            }, { parent: this, dependsOn: [this.sysctl] });
+            this.vipCommands[vip] = cmds.add(`${name}-vip-${vip}`, "vip", { VIP: vip, DEVICE: "@IFACE@", HOST_ROUTE: "no" }, [this.sysctl]);
         }
+        this.live = cmds.live(name);
         this.registerOutputs({ host: args.host.spec.name, address: args.host.spec.address, vips: args.vips });
     }
 }

@@ -2,7 +2,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { ExportSpec } from "./config";
-import { HostTarget, hostCommand } from "./host";
+import { HostCommands, HostTarget } from "./host";
+import { LiveState } from "./liveState";
 
 export interface NfsServerArgs {
     host: HostTarget;
@@ -29,15 +30,17 @@ export class NfsServer extends pulumi.ComponentResource {
     public readonly server: command.remote.Command;
     /** Export commands by export path. */
     public readonly exportCommands: Record<string, command.remote.Command> = {};
+    public readonly live: LiveState;
 
     constructor(name: string, args: NfsServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvs:index:NfsServer", name, {}, opts);
         this.target = args.host;
-        this.server = hostCommand(`${name}-server`, args.host, "nfs-server", {}, { parent: this });
+        const cmds = new HostCommands(this, args.host);
+        this.server = cmds.add(`${name}-server`, "nfs-server", {});
         for (const e of args.exports) {
             const id = exportId(e.path);
             const files = Object.keys(e.files).sort();
-            this.exportCommands[e.path] = hostCommand(`${name}-export-${id}`, args.host, "nfs-export", {
+            this.exportCommands[e.path] = cmds.add(`${name}-export-${id}`, "nfs-export", {
                 EXPORT_ID: id,
                 EXPORT_PATH: e.path,
                 CLIENTS: e.clients,
@@ -47,8 +50,9 @@ export class NfsServer extends pulumi.ComponentResource {
                 MODE: e.mode,
                 FILE_NAMES: files,
                 FILE_CONTENTS: files.map((f) => e.files[f]),
-            }, { parent: this, dependsOn: [this.server] });
+            }, [this.server]);
         }
+        this.live = cmds.live(name);
         this.registerOutputs({
             host: args.host.spec.name,
             address: args.host.spec.address,

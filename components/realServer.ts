@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MountSpec, WEB_SERVERS } from "./config";
-import { HostTarget, hostCommand } from "./host";
+import { HostCommands, HostTarget } from "./host";
+import { LiveState } from "./liveState";
 
 export interface RealServerMount {
     mount: MountSpec;
@@ -52,36 +53,32 @@ export class RealServer extends pulumi.ComponentResource {
     public readonly vipCommands: Record<string, command.remote.Command> = {};
     public readonly web: command.remote.Command;
     public readonly mountCommands: Record<string, command.remote.Command> = {};
+    public readonly live: LiveState;
 
     constructor(name: string, args: RealServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvs:index:RealServer", name, {}, opts);
         this.target = args.host;
-        this.arp = hostCommand(`${name}-arp`, args.host, "sysctl", {
-            NAME: "real-server",
-            SETTINGS: realServerSysctls(),
-        }, { parent: this });
+        const cmds = new HostCommands(this, args.host);
+        this.arp = cmds.add(`${name}-arp`, "sysctl", { NAME: "real-server", SETTINGS: realServerSysctls() });
         for (const vip of args.vips) {
             // The VIP goes on lo only once the host will not answer ARP for it.
-            this.vipCommands[vip] = hostCommand(`${name}-vip-${vip}`, args.host, "vip", {
-                VIP: vip,
-                DEVICE: "lo",
-                HOST_ROUTE: "yes",
-            }, { parent: this, dependsOn: [this.arp] });
+            this.vipCommands[vip] = cmds.add(`${name}-vip-${vip}`, "vip", { VIP: vip, DEVICE: "lo", HOST_ROUTE: "yes" }, [this.arp]);
         }
-        this.web = hostCommand(`${name}-web`, args.host, "web", {
+        this.web = cmds.add(`${name}-web`, "web", {
             WEB_SERVER: args.webServer,
             PORTS: args.ports,
             SERVES_NFS: args.mounts.length > 0 ? "yes" : "no",
-        }, { parent: this });
+        });
         for (const { mount, export: exp } of args.mounts) {
-            this.mountCommands[mount.path] = hostCommand(`${name}-mount-${pathSlug(mount.path)}`, args.host, "mount", {
+            this.mountCommands[mount.path] = cmds.add(`${name}-mount-${pathSlug(mount.path)}`, "mount", {
                 SERVER: mount.serverAddress,
                 EXPORT: mount.export,
                 MOUNT_POINT: mount.path,
                 OPTIONS: mountOptions(mount.options),
                 WEB_SERVER: args.webServer,
-            }, { parent: this, dependsOn: [this.web, exp] });
+            }, [this.web, exp]);
         }
+        this.live = cmds.live(name);
         this.registerOutputs({
             host: args.host.spec.name,
             address: args.host.spec.address,

@@ -2,7 +2,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "./config";
 import { Director } from "./director";
-import { hostCommand } from "./host";
+import { HostCommands } from "./host";
+import { LiveState } from "./liveState";
 import { RealServer } from "./realServer";
 
 export interface VirtualServiceArgs {
@@ -25,26 +26,29 @@ export function serviceId(s: ServiceSpec): string {
 export class VirtualService extends pulumi.ComponentResource {
     public readonly service: command.remote.Command;
     public readonly realServerCommands: Record<string, command.remote.Command> = {};
+    public readonly live: LiveState;
 
     constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvs:index:VirtualService", name, {}, opts);
         const s = args.service;
         const director = args.director.target;
         const common = { SERVICE_ID: serviceId(s), PROTOCOL: s.protocol, VIP: s.vip, PORT: s.port };
-        this.service = hostCommand(`${name}-service`, director, "ipvs-service", {
+        const cmds = new HostCommands(this, director);
+        this.service = cmds.add(`${name}-service`, "ipvs-service", {
             ...common,
             SCHEDULER: s.scheduler,
             PERSISTENCE: s.persistence,
-        }, { parent: this, dependsOn: [args.director] });
+        }, [args.director]);
         for (const r of s.realServers) {
-            this.realServerCommands[r.host] = hostCommand(`${name}-real-${r.host}`, director, "ipvs-real", {
+            this.realServerCommands[r.host] = cmds.add(`${name}-real-${r.host}`, "ipvs-real", {
                 ...common,
                 REAL_ADDRESS: r.address,
                 REAL_PORT: r.port,
                 WEIGHT: r.weight,
                 DRAIN_TIMEOUT: s.drainTimeout,
-            }, { parent: this, dependsOn: [this.service, args.realServers[r.host]] });
+            }, [this.service, args.realServers[r.host]]);
         }
+        this.live = cmds.live(name);
         this.registerOutputs({
             vip: s.vip,
             port: s.port,

@@ -197,3 +197,38 @@ test("stack outputs describe the cluster for stack references", () => {
         "/opt/benet 192.168.86.0/24(rw,sync,no_subtree_check,root_squash)",
     ]);
 });
+
+describe("drift: one LiveState per component", () => {
+    const lives = () => run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource");
+
+    test("each component has a LiveState after all of its commands, holding their scripts in order", () => {
+        expect(lives().map((l) => `${l.parent}/${l.name}`).sort()).toEqual([
+            "director/director-live",
+            "nfs/nfs-live",
+            "web/web-live",
+            "web1/web1-live",
+            "web2/web2-live",
+        ]);
+        for (const live of lives()) {
+            const own = commands().filter((c) => c.parent === live.parent);
+            expect(live.dependencies).toEqual(expect.arrayContaining(own.map((c) => c.name)));
+            const scripts: [string, string][] = live.inputs.scripts;
+            expect(scripts.map(([n]) => n).sort()).toEqual(own.map((c) => c.name).sort());
+            for (const [n, text] of scripts) expect(text).toBe(byName(n).inputs.stdin);
+            expect(live.inputs.desired).toBe("in sync");
+        }
+        expect(byName("web1-live").inputs.scripts.map(([n]: [string]) => n)).toEqual([
+            "web1-arp",
+            "web1-vip-192.168.86.180",
+            "web1-web",
+            "web1-mount-var-www-html",
+        ]);
+    });
+
+    test("the LiveState connection is the component host's, pinned, and a secret", () => {
+        const live = byName("web2-live");
+        expect(live.secretInputs).toContain("connection");
+        expect(live.inputs.connection).toMatchObject({ host: "192.168.86.22", port: 22, user: "root", hostKey: expect.stringMatching(/^ssh-ed25519 /) });
+        expect(byName("web-live").inputs.connection.host).toBe("192.168.86.44");
+    });
+});
