@@ -11,11 +11,14 @@
 # It is built with mmdebstrap (Debian's default mirror) into a temporary directory, turned into a raw
 # ext4 image with `mkfs.ext4 -d` (nothing is mounted), then moved into place with one rename.
 # Building needs root (mmdebstrap's root mode, chroot); missing host packages are installed with apt.
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE=${LVS_DR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lvs-dr}
-IMAGES=$CACHE/images
+export LAB_PROG=image.sh
+# shellcheck source=lib.sh
+. "$LAB_SRC/lib.sh"
+IMAGES=$LVS_DR_CACHE_DIR/images
 SUITE=bookworm
 IMAGE_SIZE=2G
 
@@ -30,12 +33,7 @@ PACKAGES=(
 	curl iputils-ping arping tcpdump
 )
 
-die() {
-	echo "image.sh: error: $*" >&2
-	exit 1
-}
-log() { echo "image.sh: $*" >&2; }
-
+# The image's name: a hash of this file (which holds the package list) and of lab/files/*.
 image_hash() {
 	(
 		cd "$LAB_SRC"
@@ -44,23 +42,6 @@ image_hash() {
 			cat "$f"
 		done
 	) | sha256sum | cut -c1-16
-}
-
-# install_host_packages CMD:PACKAGE... - apt-get install the packages whose command is missing.
-install_host_packages() {
-	local want=() pair
-	for pair in "$@"; do
-		command -v "${pair%%:*}" >/dev/null 2>&1 || want+=("${pair#*:}")
-	done
-	[ "${#want[@]}" -eq 0 ] && return 0
-	if [ "$(id -u)" -ne 0 ]; then
-		die "missing host packages: ${want[*]} (run as root so they can be installed, or: apt-get install ${want[*]})"
-	fi
-	command -v apt-get >/dev/null || die "missing host packages: ${want[*]}, and this host has no apt-get (Debian/Ubuntu expected)"
-	log "installing host packages: ${want[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || die "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${want[@]}" >&2 ||
-		die "apt-get install ${want[*]} failed"
 }
 
 build() {
@@ -104,11 +85,13 @@ build() {
 	local kernel initrd
 	kernel=$(find "$tmp/root/boot" -maxdepth 1 -name 'vmlinuz-*' | sort -V | tail -n 1)
 	initrd=$(find "$tmp/root/boot" -maxdepth 1 -name 'initrd.img-*' | sort -V | tail -n 1)
-	[ -n "$kernel" ] && [ -n "$initrd" ] || die "no kernel or initrd in the new root's /boot"
+	if [ -z "$kernel" ] || [ -z "$initrd" ]; then
+		die "no kernel or initrd in the new root's /boot"
+	fi
 	cp "$kernel" "$tmp/out/vmlinuz"
 	cp "$initrd" "$tmp/out/initrd.img"
 	mv "$tmp/root/root/lab-packages.txt" "$tmp/out/packages.txt"
-	mkfs.ext4 -q -F -L labroot -d "$tmp/root" "$tmp/out/base.img" "$IMAGE_SIZE" >&2 || die "mkfs.ext4 -d failed"
+	mkfs.ext4 -q -F -L labroot -d "$tmp/root" "$tmp/out/base.img" "$IMAGE_SIZE" >/dev/null || die "mkfs.ext4 -d failed"
 	rm -rf "$tmp/root"
 	chmod 0644 "$tmp/out/base.img" "$tmp/out/vmlinuz" "$tmp/out/initrd.img"
 	{

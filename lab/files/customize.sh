@@ -16,6 +16,9 @@ rm -f "$root"/etc/ssh/ssh_host_*
 # No password for anyone: root's is locked ('*' is never a valid hash).
 chroot "$root" usermod -p '*' root
 
+# Do not load drivers for emulated hardware no VM uses.
+install -m 0644 "$files/modprobe-lab.conf" "$root/etc/modprobe.d/lab.conf"
+
 # Root filesystem and names. No DNS: nothing in the lab may leave the machine.
 printf '/dev/vda\t/\text4\terrors=remount-ro\t0\t1\n' >"$root/etc/fstab"
 : >"$root/etc/resolv.conf"
@@ -25,8 +28,10 @@ printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$ro
 : >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 
-# Timers that would try the network or churn the disk in a throw-away VM.
-for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer; do
+# Timers that would try the network or churn the disk in a throw-away VM; gettys on virtual terminals
+# that no one can see (the VMs have no display; the serial console keeps its getty).
+for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
+	getty-static.service getty@tty1.service; do
 	chroot "$root" systemctl mask "$unit"
 done
 
@@ -36,4 +41,5 @@ printf '%s\n' virtio_pci virtio_blk ext4 >>"$root/etc/initramfs-tools/modules"
 chroot "$root" update-initramfs -u -k all
 
 # What is in the image, for the record (copied next to the image by image.sh).
+# shellcheck disable=SC2016 # a dpkg-query format, not a shell expansion
 chroot "$root" dpkg-query -W -f '${Package} ${Version}\n' >"$root/root/lab-packages.txt"

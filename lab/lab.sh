@@ -1,0 +1,610 @@
+#!/usr/bin/env bash
+# lab/lab.sh: five Debian VMs (qemu, software emulation) on a private switch, for lvs-dr's end-to-end tests.
+#
+#   lab/lab.sh up                  build the image if needed, start every VM (idempotent), wait for SSH,
+#                                  write the lab stack's config file
+#   lab/lab.sh down                stop every process the lab started (by pid), delete its disks, keys and
+#                                  the stack config file (console logs are kept for a post-mortem)
+#   lab/lab.sh status              each VM: running or not, pid, SSH port, whether SSH answers (exit 1 if not all)
+#   lab/lab.sh ssh NAME [CMD...]   a shell or a command on a VM, as root, with the pinned host key
+#   lab/lab.sh reboot NAME...      reboot VMs and wait until they answer SSH again
+#   lab/lab.sh config              (re)write the stack config file from the running lab
+#   lab/lab.sh key-path            print the lab's SSH private key path (for `pulumi config set --secret`)
+#   lab/lab.sh known-hosts-path    print the lab's known_hosts path
+#
+# VMs (data plane 10.86.0.0/24 on eth1, one VDE switch; SSH on 127.0.0.1:PORT_BASE+i through eth0):
+#   client 10.86.0.1 (+0)  director 10.86.0.44 (+1)  web1 10.86.0.11 (+2)  web2 10.86.0.22 (+3)  nfs 10.86.0.77 (+4)
+#
+# Environment:
+#   LVS_DR_CACHE           cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/lvs-dr): images/ and lab/
+#   LVS_DR_LAB_DIR         the lab's state (default $LVS_DR_CACHE/lab)
+#   LVS_DR_LAB_STACK_FILE  the stack config file written by up/config (default <repo>/Pulumi.lab.yaml)
+#   LVS_DR_LAB_PORT_BASE   first forwarded SSH port on 127.0.0.1 (default 2220; fixed when the lab is created)
+#   LVS_DR_LAB_TIMEOUT     seconds to wait for SSH in up and reboot (default 900)
+#
+# Network isolation: the data plane exists only on a userspace VDE switch (a unix socket in the state
+# directory, no tap); each VM's management NIC is qemu's user network with restrict=on, whose only way in
+# is a hostfwd from 127.0.0.1. No VM can reach anything outside, and nothing outside 127.0.0.1 can reach a VM.
+set -euo pipefail
+
+LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$LAB_SRC/.." && pwd)
+export LAB_PROG=lab.sh
+# shellcheck source=lib.sh
+. "$LAB_SRC/lib.sh"
+
+STATE=${LVS_DR_LAB_DIR:-$LVS_DR_CACHE_DIR/lab}
+[[ $STATE == /* ]] || STATE=$PWD/$STATE
+STACK_FILE=${LVS_DR_LAB_STACK_FILE:-$REPO/Pulumi.lab.yaml}
+TIMEOUT=${LVS_DR_LAB_TIMEOUT:-900}
+
+VMS=(client director web1 web2 nfs)
+declare -A VM_IP=([client]=10.86.0.1 [director]=10.86.0.44 [web1]=10.86.0.11 [web2]=10.86.0.22 [nfs]=10.86.0.77)
+declare -A VM_MEM=([client]=384 [director]=512 [web1]=384 [web2]=384 [nfs]=384)
+PREFIX=24
+VIP=10.86.0.180
+DATA_NET=10.86.0.0/24
+
+KEY=$STATE/id_ed25519
+KNOWN_HOSTS=$STATE/known_hosts
+
+is_vm() {
+	local n
+	for n in "${VMS[@]}"; do [ "$n" = "$1" ] && return 0; done
+	return 1
+}
+vm_index() {
+	local i
+	for i in "${!VMS[@]}"; do [ "${VMS[$i]}" = "$1" ] && echo "$i" && return 0; done
+	return 1
+}
+
+# lab.env holds what is fixed when a lab is created: the SSH port base and the image it boots.
+env_get() { sed -n "s/^$1=//p" "$STATE/lab.env" 2>/dev/null | tail -n 1; }
+port_base() {
+	local base
+	base=$(env_get PORT_BASE)
+	echo "${base:-${LVS_DR_LAB_PORT_BASE:-2220}}"
+}
+vm_port() { echo $(($(port_base) + $(vm_index "$1"))); }
+
+# One lab.sh at a time changes the lab. The daemons it starts must not inherit fd 9 (they would hold
+# the lock for as long as they run): start_switch and start_vm close it.
+lock() {
+	mkdir -p "$STATE"
+	exec 9>"$STATE/.lock"
+	flock -w 900 9 || die "another lab.sh holds $STATE/.lock (waited 900 s)"
+}
+
+# pid_of NAME ARG: the pid in run/NAME.pid when that process is alive and really is ours (ARG, naming
+# this lab's files, is one of its arguments), so a stale pidfile never leads to signalling another process.
+pid_of() {
+	local pidfile=$STATE/run/$1.pid pid
+	[ -s "$pidfile" ] || return 1
+	pid=$(tr -dc 0-9 <"$pidfile")
+	[ -n "$pid" ] || return 1
+	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$2" || return 1
+	echo "$pid"
+}
+vm_disk_arg() { echo "file=$STATE/vms/$1.qcow2,if=virtio,format=qcow2"; }
+vm_pid() { pid_of "$1" "$(vm_disk_arg "$1")"; }
+switch_pid() { pid_of switch "$STATE/run/switch"; }
+
+SSH_OPTS=()
+ssh_opts() {
+	SSH_OPTS=(-F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes
+		-o UserKnownHostsFile="$KNOWN_HOSTS" -o GlobalKnownHostsFile=/dev/null
+		-o HostKeyAlgorithms=ssh-ed25519 -o IdentitiesOnly=yes -o IdentityAgent=none -i "$KEY"
+		-o ConnectTimeout=15 -o ServerAliveInterval=5 -o ServerAliveCountMax=4 -o LogLevel=ERROR)
+}
+# vm_ssh NAME ARGS...: run ARGS on the VM (non-interactive).
+vm_ssh() {
+	local name=$1
+	shift
+	ssh "${SSH_OPTS[@]}" -p "$(vm_port "$name")" root@127.0.0.1 "$@" </dev/null
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+console_tail() {
+	local name=$1 f
+	for f in "$STATE/logs/$name.qemu.log" "$STATE/logs/$name.console.log"; do
+		[ -s "$f" ] || continue
+		echo "---- last lines of $f:"
+		tail -n "${2:-25}" "$f" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\r//g'
+	done
+}
+
+need_host_tools() {
+	install_host_packages qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils vde_switch:vde-switch \
+		mkfs.ext4:e2fsprogs ssh:openssh-client ssh-keygen:openssh-client flock:util-linux
+}
+
+# ---- creating a lab's pieces -------------------------------------------------------------------------
+
+make_keys() {
+	mkdir -p "$STATE/hostkeys"
+	chmod 0700 "$STATE"
+	if [ ! -s "$KEY" ]; then
+		ssh-keygen -q -t ed25519 -N '' -C "lvs-dr-lab" -f "$KEY"
+		log "new lab SSH key: $KEY"
+	fi
+	local name
+	for name in "${VMS[@]}"; do
+		[ -s "$STATE/hostkeys/$name" ] ||
+			ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$STATE/hostkeys/$name"
+	done
+	write_known_hosts
+}
+
+host_key() { cut -d' ' -f1,2 "$STATE/hostkeys/$1.pub"; }
+
+write_known_hosts() {
+	local name
+	for name in "${VMS[@]}"; do
+		echo "[127.0.0.1]:$(vm_port "$name") $(host_key "$name")"
+	done >"$KNOWN_HOSTS.tmp"
+	mv -f "$KNOWN_HOSTS.tmp" "$KNOWN_HOSTS"
+}
+
+# The seed disk: a tiny ext4 filesystem (made with mkfs.ext4 -d, nothing mounted) that lab-identity reads
+# at every boot: root's authorized_keys and the VM's SSH host key, generated here, so the host knows
+# each VM's host key before the VM first boots.
+make_seed() {
+	local name=$1 dir=$STATE/vms/$1-seed.d img=$STATE/vms/$1-seed.img
+	[ -s "$img" ] && return 0
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp "$KEY.pub" "$dir/authorized_keys"
+	cp "$STATE/hostkeys/$name" "$dir/ssh_host_ed25519_key"
+	cp "$STATE/hostkeys/$name.pub" "$dir/ssh_host_ed25519_key.pub"
+	echo "$name" >"$dir/hostname"
+	echo "${VM_IP[$name]}/$PREFIX" >"$dir/ip"
+	chmod 0600 "$dir/ssh_host_ed25519_key"
+	mkfs.ext4 -q -F -L labseed -O ^has_journal -d "$dir" "$img.tmp" 4M >/dev/null
+	chmod 0600 "$img.tmp"
+	mv -f "$img.tmp" "$img"
+	rm -rf "$dir"
+}
+
+start_switch() {
+	local pid
+	if pid=$(switch_pid); then
+		return 0
+	fi
+	rm -rf "$STATE/run/switch" "$STATE/run/switch.pid"
+	# --rcfile /dev/null: never read a host-wide vde_switch.rc (which could attach a tap device).
+	vde_switch --sock "$STATE/run/switch" --dirmode 0700 --mode 0600 --rcfile /dev/null \
+		--daemon --pidfile "$STATE/run/switch.pid" 9>&- ||
+		die "vde_switch failed to start"
+	local i
+	for i in $(seq 50); do
+		pid=$(switch_pid) && [ -S "$STATE/run/switch/ctl" ] && break
+		sleep 0.1
+	done
+	pid=$(switch_pid) || die "vde_switch did not start (no live pid in $STATE/run/switch.pid)"
+	log "switch: vde_switch pid $pid, socket $STATE/run/switch"
+}
+
+start_vm() {
+	local name=$1 image=$2 idx port octet
+	idx=$(vm_index "$name")
+	port=$(vm_port "$name")
+	octet=${VM_IP[$name]##*.}
+	if port_in_use "$port"; then
+		die "$name: 127.0.0.1:$port is already in use by another program (choose another LVS_DR_LAB_PORT_BASE after lab.sh down)"
+	fi
+	[ -s "$STATE/vms/$name.qcow2" ] ||
+		qemu-img create -q -f qcow2 -b "$image/base.img" -F raw "$STATE/vms/$name.qcow2"
+	make_seed "$name"
+	local log=$STATE/logs/$name.console.log
+	[ -s "$log" ] && mv -f "$log" "$log.prev"
+	rm -f "$STATE/run/$name.pid"
+	# Management NIC (eth0, PCI slot 3): qemu user network, restrict=on (no way out), SSH forwarded from
+	# 127.0.0.1 only. Data NIC (eth1, PCI slot 4): the lab's VDE switch. romfile= : no iPXE option ROM.
+	if ! qemu-system-x86_64 \
+		-name "lvs-dr-lab-$name,process=lvs-dr-lab-$name" \
+		-accel tcg -machine pc -smp 1 -m "${VM_MEM[$name]}" \
+		-nodefaults -no-user-config -display none -vga none \
+		-kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
+		-append "root=/dev/vda ro console=ttyS0,115200 net.ifnames=0 mitigations=off lab.name=$name lab.ip=${VM_IP[$name]}/$PREFIX" \
+		-drive "$(vm_disk_arg "$name")" \
+		-drive "file=$STATE/vms/$name-seed.img,if=virtio,format=raw,readonly=on" \
+		-netdev "user,id=mgmt,restrict=on,ipv6=off,hostfwd=tcp:127.0.0.1:$port-:22" \
+		-device "virtio-net-pci,netdev=mgmt,addr=0x3,romfile=,mac=52:54:00:00:00:$(printf %02x "$((idx + 1))")" \
+		-netdev "vde,id=data,sock=$STATE/run/switch" \
+		-device "virtio-net-pci,netdev=data,addr=0x4,romfile=,mac=52:54:00:86:00:$(printf %02x "$octet")" \
+		-device virtio-rng-pci \
+		-serial "file:$log" -monitor none \
+		-daemonize -pidfile "$STATE/run/$name.pid" \
+		>"$STATE/logs/$name.qemu.log" 2>&1 9>&-; then
+		console_tail "$name" >&2
+		die "$name: qemu failed to start"
+	fi
+	local pid
+	pid=$(vm_pid "$name") || die "$name: qemu started but $STATE/run/$name.pid holds no live qemu"
+	log "$name: started qemu pid $pid (ssh 127.0.0.1:$port, eth1 ${VM_IP[$name]}/$PREFIX, ${VM_MEM[$name]} MB)"
+}
+
+# probe NAME: print the VM's boot id and exit 0 when it answers SSH with its pinned host key and holds
+# its identity; exit 3 when it answers but its hostname or eth1 address is wrong; anything else when it
+# does not answer.
+probe() {
+	local name=$1
+	timeout 40 ssh "${SSH_OPTS[@]}" -p "$(vm_port "$name")" root@127.0.0.1 \
+		"test \"\$(cat /proc/sys/kernel/hostname)\" = $name && ip -o -4 addr show dev eth1 | grep -qF ' ${VM_IP[$name]}/$PREFIX ' || exit 3; cat /proc/sys/kernel/random/boot_id" \
+		</dev/null 2>/dev/null
+}
+
+# poll NAME [OLD_BOOT_ID]: probe every 2 s until the VM answers (with another boot id than OLD_BOOT_ID,
+# when given); print probe's verdict (0 or 3).
+poll() {
+	local id rc
+	while :; do
+		rc=0
+		id=$(probe "$1") || rc=$?
+		if [ "$rc" -eq 3 ] || { [ "$rc" -eq 0 ] && [ "$id" != "${2:-}" ]; }; then
+			echo "$rc"
+			return 0
+		fi
+		sleep 2
+	done
+}
+
+# wait_ready START NAME...: wait until every VM answers SSH (each polled on its own, so a slow VM does not
+# delay noticing the others); print each one's time since START. A VM listed in the associative array
+# OLD_BOOT must also have rebooted (a new boot id).
+declare -A OLD_BOOT=()
+wait_ready() {
+	local start=$1
+	shift
+	local dir name pending=("$@") next last_note=$SECONDS
+	dir=$(mktemp -d "$STATE/run/wait.XXXXXX")
+	POLLERS=()
+	for name in "$@"; do
+		poll "$name" "${OLD_BOOT[$name]:-}" >"$dir/$name" 9>&- &
+		POLLERS+=("$!")
+	done
+	trap 'stop_pollers' EXIT
+	while [ "${#pending[@]}" -gt 0 ]; do
+		sleep 1
+		next=()
+		for name in "${pending[@]}"; do
+			case $(cat "$dir/$name") in
+			0) log "$name: answers SSH ($((SECONDS - start)) s)" ;;
+			3)
+				vm_ssh "$name" 'hostname; ip -o addr' >&2 || true
+				die "$name: answers SSH but its hostname or eth1 address (${VM_IP[$name]}/$PREFIX) is wrong"
+				;;
+			*)
+				if ! vm_pid "$name" >/dev/null; then
+					console_tail "$name" >&2
+					die "$name: its qemu process is gone (logs in $STATE/logs/)"
+				fi
+				next+=("$name")
+				;;
+			esac
+		done
+		pending=("${next[@]}")
+		[ "${#pending[@]}" -eq 0 ] && break
+		if [ $((SECONDS - start)) -ge "$TIMEOUT" ]; then
+			for name in "${pending[@]}"; do
+				echo "==== $name does not answer SSH on 127.0.0.1:$(vm_port "$name")" >&2
+				console_tail "$name" 30 >&2
+			done
+			die "timed out after ${TIMEOUT} s waiting for SSH on: ${pending[*]} (LVS_DR_LAB_TIMEOUT)"
+		fi
+		if [ $((SECONDS - last_note)) -ge 30 ]; then
+			log "waiting for SSH on ${pending[*]} ($((SECONDS - start)) s)"
+			last_note=$SECONDS
+		fi
+	done
+	stop_pollers
+	trap - EXIT
+	rm -rf "$dir"
+}
+POLLERS=()
+# The pollers are this script's own background jobs: stop them by pid when waiting ends or fails.
+stop_pollers() {
+	[ "${#POLLERS[@]}" -eq 0 ] || kill "${POLLERS[@]}" 2>/dev/null || true
+	POLLERS=()
+}
+
+# ---- the stack config file ---------------------------------------------------------------------------
+
+# The config keys this script owns; every other entry in an existing file (the secret SSH key set with
+# `pulumi config set --secret`, encryptionsalt, ...) is kept when the file is rewritten.
+GENERATED_KEYS="lvs-dr:ssh lvs-dr:hosts lvs-dr:director lvs-dr:webServer lvs-dr:services lvs-dr:nfsServers lvs-dr:mounts"
+
+# preserved top|config FILE: the parts of an existing Pulumi.<stack>.yaml this script does not generate.
+preserved() {
+	[ -f "$2" ] || return 0
+	awk -v mode="$1" -v gen="$GENERATED_KEYS" '
+		BEGIN { n = split(gen, g, " "); for (i = 1; i <= n; i++) mine[g[i]] = 1 }
+		/^[ \t]*(#.*)?$/ { next }
+		/^[^ ]/ {
+			key = $0; sub(/:( .*)?$/, "", key)
+			top = (key != "config"); keep = 0
+			if (mode == "top" && top) print
+			next
+		}
+		top { if (mode == "top") print; next }
+		/^  [^ ]/ {
+			key = $0; sub(/^  /, "", key); sub(/:( .*)?$/, "", key)
+			keep = !(key in mine)
+		}
+		keep && mode == "config" { print }
+	' "$2"
+}
+
+write_stack_config() {
+	local name tmp
+	tmp=$(mktemp "$STACK_FILE.XXXXXX")
+	{
+		echo "# Generated by lab/lab.sh (up, config) for the VMs of the local lab; rewritten on every up,"
+		echo "# removed by down. Entries set with 'pulumi config set' (the secret SSH key) are kept."
+		preserved top "$STACK_FILE"
+		echo "config:"
+		preserved config "$STACK_FILE"
+		cat <<-EOF
+			  lvs-dr:ssh:
+			    user: root
+			  lvs-dr:hosts:
+		EOF
+		for name in director web1 web2 nfs client; do
+			cat <<-EOF
+				    $name:
+				      address: ${VM_IP[$name]}/$PREFIX
+				      interface: eth1
+				      ssh:
+				        host: 127.0.0.1
+				        port: $(vm_port "$name")
+				        hostKey: "$(host_key "$name")"
+			EOF
+		done
+		cat <<-EOF
+			  lvs-dr:director:
+			    host: director
+			    vips:
+			      - $VIP
+			  lvs-dr:webServer: apache
+			  lvs-dr:services:
+			    - name: web
+			      vip: $VIP
+			      port: 80
+			      protocol: tcp
+			      scheduler: rr
+			      method: dr
+			      realServers:
+			        - host: web1
+			        - host: web2
+			  lvs-dr:nfsServers:
+			    - host: nfs
+			      exports:
+			        - path: /srv/lvs/kgc
+			          clients: $DATA_NET
+			          options: [rw, sync, no_subtree_check]
+			          files:
+			            index.html: "this is kgc web!\n"
+			        - path: /srv/lvs/benet
+			          clients: $DATA_NET
+			          options: [rw, sync, no_subtree_check]
+			          files:
+			            index.html: "this is benet web!\n"
+			  lvs-dr:mounts:
+			    - host: web1
+			      server: nfs
+			      export: /srv/lvs/kgc
+			      path: /var/www/html
+			    - host: web2
+			      server: nfs
+			      export: /srv/lvs/benet
+			      path: /var/www/html
+		EOF
+	} >"$tmp"
+	chmod 0644 "$tmp"
+	mv -f "$tmp" "$STACK_FILE"
+	log "stack config: $STACK_FILE"
+}
+
+# ---- commands ----------------------------------------------------------------------------------------
+
+cmd_up() {
+	need_host_tools
+	lock
+	mkdir -p "$STATE/run" "$STATE/vms" "$STATE/logs"
+	chmod 0700 "$STATE"
+	local image
+	if [ -s "$STATE/lab.env" ]; then
+		image=$(env_get IMAGE)
+		[ -f "$image/base.img" ] || die "this lab was made from $image, which is gone; run: lab/lab.sh down"
+		local current
+		current=$(LVS_DR_CACHE=$LVS_DR_CACHE_DIR "$LAB_SRC/image.sh" path 2>/dev/null || true)
+		[ "$current" = "$image" ] ||
+			log "note: the lab runs image ${image##*/}; lab/ now describes another image (down + up to use it)"
+	else
+		image=$(LVS_DR_CACHE=$LVS_DR_CACHE_DIR "$LAB_SRC/image.sh" build) || die "could not build the lab image"
+		local base=${LVS_DR_LAB_PORT_BASE:-2220}
+		if ! [[ $base =~ ^[0-9]+$ ]] || [ "$base" -lt 1024 ] || [ "$((base + ${#VMS[@]} - 1))" -gt 65535 ]; then
+			die "LVS_DR_LAB_PORT_BASE=$base: need a number from 1024 to $((65535 - ${#VMS[@]} + 1))"
+		fi
+		printf 'PORT_BASE=%s\nIMAGE=%s\n' "$base" "$image" >"$STATE/lab.env"
+	fi
+	make_keys
+
+	local start=$SECONDS name started=() running=()
+	if ! switch_pid >/dev/null; then
+		# A new switch cannot reach VMs attached to a dead one: restart them too.
+		for name in "${VMS[@]}"; do
+			if vm_pid "$name" >/dev/null; then
+				log "$name: the switch is gone, restarting the VM"
+				stop_pids "$name:$(vm_pid "$name")"
+			fi
+		done
+	fi
+	start_switch
+	for name in "${VMS[@]}"; do
+		if vm_pid "$name" >/dev/null; then
+			running+=("$name")
+		else
+			start_vm "$name" "$image"
+			started+=("$name")
+		fi
+	done
+	[ "${#running[@]}" -gt 0 ] && log "already running: ${running[*]}"
+	[ "${#started[@]}" -gt 0 ] && log "booting ${started[*]} (software emulation: about a minute or two each, in parallel)"
+	ssh_opts
+	wait_ready "$start" "${VMS[@]}"
+	log "all ${#VMS[@]} VMs answer SSH; $((SECONDS - start)) s after up started (${#started[@]} booted)"
+	write_stack_config
+	echo "lab is up: ${VMS[*]} (ssh: lab/lab.sh ssh NAME)"
+	echo "private key: $KEY"
+	echo "stack config: $STACK_FILE"
+	echo "next: bash scripts/pulumi.sh config set --secret --stack lab sshPrivateKey < $KEY"
+}
+
+# stop_pids LABEL:PID...: SIGTERM to all, then SIGKILL to any still alive after 15 s.
+# Every pid was checked to be this lab's by pid_of.
+stop_pids() {
+	local entry i alive
+	for entry in "$@"; do kill -TERM "${entry#*:}" 2>/dev/null || true; done
+	for i in $(seq 150); do
+		alive=0
+		for entry in "$@"; do kill -0 "${entry#*:}" 2>/dev/null && alive=1; done
+		[ "$alive" -eq 0 ] && break
+		sleep 0.1
+	done
+	for entry in "$@"; do
+		if kill -0 "${entry#*:}" 2>/dev/null; then
+			log "${entry%%:*}: pid ${entry#*:} ignored SIGTERM, sending SIGKILL"
+			kill -KILL "${entry#*:}" 2>/dev/null || true
+		fi
+		log "${entry%%:*}: stopped pid ${entry#*:}"
+	done
+}
+
+cmd_down() {
+	[ -d "$STATE" ] || {
+		log "no lab at $STATE"
+		rm -f "$STACK_FILE"
+		return 0
+	}
+	lock
+	local name pid procs=()
+	for name in "${VMS[@]}"; do
+		if pid=$(vm_pid "$name"); then procs+=("$name:$pid"); fi
+	done
+	[ "${#procs[@]}" -eq 0 ] || stop_pids "${procs[@]}"
+	if pid=$(switch_pid); then stop_pids "switch:$pid"; fi
+	rm -rf "$STATE/run" "$STATE/vms" "$STATE/hostkeys"
+	rm -f "$KEY" "$KEY.pub" "$KNOWN_HOSTS" "$STATE/lab.env"
+	rm -f "$STACK_FILE"
+	log "lab is down; removed its disks, keys and $STACK_FILE (console logs kept in $STATE/logs)"
+}
+
+cmd_status() {
+	[ -s "$STATE/lab.env" ] || {
+		echo "no lab (state: $STATE); start one with: lab/lab.sh up"
+		return 1
+	}
+	ssh_opts
+	local name pid ok=0
+	declare -A job
+	echo "state: $STATE   image: $(env_get IMAGE)"
+	if pid=$(switch_pid); then
+		echo "switch: running (vde_switch pid $pid)"
+	else
+		echo "switch: STOPPED"
+		ok=1
+	fi
+	for name in "${VMS[@]}"; do
+		if vm_pid "$name" >/dev/null; then
+			probe "$name" >/dev/null &
+			job[$name]=$!
+		fi
+	done
+	printf '%-9s %-8s %-8s %-6s %-16s %s\n' VM STATE PID PORT ETH1 SSH
+	for name in "${VMS[@]}"; do
+		local state=stopped ssh=- rc=0
+		pid=-
+		if [ -n "${job[$name]:-}" ]; then
+			state=running
+			pid=$(vm_pid "$name" || echo -)
+			wait "${job[$name]}" || rc=$?
+			case $rc in
+			0) ssh=ok ;;
+			3) ssh="answers, wrong identity" ;;
+			*) ssh="no answer" ;;
+			esac
+		fi
+		[ "$ssh" = ok ] || ok=1
+		printf '%-9s %-8s %-8s %-6s %-16s %s\n' "$name" "$state" "$pid" "$(vm_port "$name")" "${VM_IP[$name]}/$PREFIX" "$ssh"
+	done
+	return "$ok"
+}
+
+cmd_ssh() {
+	[ $# -ge 1 ] || die "usage: lab/lab.sh ssh NAME [COMMAND...] (NAME: ${VMS[*]})"
+	local name=$1
+	shift
+	is_vm "$name" || die "unknown VM '$name' (VMs: ${VMS[*]})"
+	[ -s "$KEY" ] || die "no lab key at $KEY: is the lab up? (lab/lab.sh up)"
+	ssh_opts
+	local tty=()
+	[ $# -eq 0 ] && [ -t 0 ] && tty=(-t)
+	exec ssh "${SSH_OPTS[@]}" "${tty[@]}" -p "$(vm_port "$name")" root@127.0.0.1 "$@"
+}
+
+cmd_reboot() {
+	[ $# -ge 1 ] || die "usage: lab/lab.sh reboot NAME... (VMs: ${VMS[*]})"
+	local name
+	for name in "$@"; do is_vm "$name" || die "unknown VM '$name' (VMs: ${VMS[*]})"; done
+	lock
+	ssh_opts
+	for name in "$@"; do
+		OLD_BOOT[$name]=$(probe "$name") ||
+			die "$name: does not answer SSH, cannot reboot it (lab/lab.sh status; lab/lab.sh up)"
+	done
+	local start=$SECONDS
+	for name in "$@"; do
+		# The connection may drop as the VM goes down: the exit status says nothing.
+		timeout 30 ssh "${SSH_OPTS[@]}" -p "$(vm_port "$name")" root@127.0.0.1 systemctl reboot </dev/null >/dev/null 2>&1 || true
+		log "$name: rebooting"
+	done
+	wait_ready "$start" "$@"
+	log "rebooted $* in $((SECONDS - start)) s"
+}
+
+cmd_config() {
+	if [ ! -s "$STATE/lab.env" ] || [ ! -s "$STATE/hostkeys/${VMS[0]}.pub" ]; then
+		die "no lab at $STATE: run lab/lab.sh up"
+	fi
+	lock
+	write_stack_config
+}
+
+case ${1:-} in
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+ssh)
+	shift
+	cmd_ssh "$@"
+	;;
+reboot)
+	shift
+	cmd_reboot "$@"
+	;;
+config) cmd_config ;;
+key-path)
+	[ -s "$KEY" ] || die "no lab key at $KEY: run lab/lab.sh up"
+	echo "$KEY"
+	;;
+known-hosts-path)
+	[ -s "$KNOWN_HOSTS" ] || die "no known_hosts at $KNOWN_HOSTS: run lab/lab.sh up"
+	echo "$KNOWN_HOSTS"
+	;;
+-h | --help | help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' ;;
+"") die "usage: lab/lab.sh up|down|status|ssh NAME [CMD...]|reboot NAME...|config|key-path|known-hosts-path" ;;
+*) die "unknown command '$1' (commands: up, down, status, ssh, reboot, config, key-path, known-hosts-path)" ;;
+esac
