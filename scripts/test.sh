@@ -4,7 +4,8 @@
 #   engine  Go tests of tools/, the Pulumi CLI and plugins built from Go modules (cached), previews
 #           with the real engine
 #   e2e     a fresh lab of five VMs, `pulumi up`, the seven end-to-end steps, destroy
-# `scripts/test.sh unit` or `scripts/test.sh engine` stops after that stage.
+# `scripts/test.sh unit` or `scripts/test.sh engine` stops after that stage; `scripts/test.sh e2e-only`
+# runs just the end-to-end stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -38,4 +39,16 @@ bash scripts/ensure-pulumi.sh >/dev/null
 step "real-engine tests"
 jest_project engine
 if [ "$what" = engine ]; then summary; exit 0; fi
+
+step "lab: five fresh VMs (any running lab of this checkout is replaced)"
+bash lab/lab.sh down
+bash lab/lab.sh up
+bash scripts/lab-stack.sh
+step "end-to-end tests on the lab"
+if ! jest_project e2e; then
+    summary
+    echo "the lab is left running for a look: bash lab/lab.sh status; bash lab/lab.sh down when done" >&2
+    exit 1
+fi
+bash lab/lab.sh down
 summary
