@@ -1,22 +1,53 @@
 #!/usr/bin/env bash
-# The whole test suite (`npm test`, and what .ci/run runs):
+# The whole test suite (`npm test`, and what .ci/run runs), in three stages:
 #   unit    type check, shellcheck, unit tests under Pulumi mocks (seconds)
 #   engine  Go tests of tools/, the Pulumi CLI and plugins built from Go modules (cached), previews
 #           with the real engine
-#   e2e     a fresh lab of five VMs, `pulumi up`, the seven end-to-end steps, destroy
-# `scripts/test.sh unit` or `scripts/test.sh engine` stops after that stage; `scripts/test.sh e2e-only`
-# runs just the end-to-end stage.
+#   e2e     five fresh lab VMs, `pulumi up`, the end-to-end steps, `pulumi destroy`
+# `scripts/test.sh STAGE...` runs only those stages (e.g. `scripts/test.sh unit`); no argument runs all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:-all}
+stages=("$@")
+[ "${#stages[@]}" -gt 0 ] || stages=(unit engine e2e)
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
 step() { printf '\n==> %s\n' "$*" >&2; }
-jest_project() {
-    npx jest --selectProjects "$1" --json --outputFile="$results/$1.json"
-}
+jest_project() { npx jest --selectProjects "$1" --json --outputFile="$results/$1.json"; }
 summary() { node scripts/jest-summary.js "$results"; }
+
+stage_unit() {
+    step "type check"
+    npx tsc --noEmit
+    step "shellcheck"
+    bash scripts/shellcheck.sh
+    step "unit tests"
+    jest_project unit
+}
+
+stage_engine() {
+    step "Go tests of the stand-in language host and command provider (tools/)"
+    bash scripts/test-tools.sh
+    step "Pulumi CLI and plugins (built from Go modules on first use, then cached)"
+    bash scripts/ensure-pulumi.sh >/dev/null
+    step "real-engine tests"
+    jest_project engine
+}
+
+stage_e2e() {
+    step "Pulumi CLI and plugins"
+    bash scripts/ensure-pulumi.sh >/dev/null
+    step "lab: five fresh VMs (any running lab of this checkout is replaced)"
+    bash lab/lab.sh down
+    bash lab/lab.sh up
+    bash scripts/lab-stack.sh
+    step "end-to-end tests on the lab"
+    if ! jest_project e2e; then
+        echo "the lab is left running for a look: bash lab/lab.sh status; bash lab/lab.sh down when done" >&2
+        return 1
+    fi
+    bash lab/lab.sh down
+}
 
 step "host tools"
 bash scripts/ensure-tools.sh
@@ -24,31 +55,12 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
     step "npm ci"
     npm ci --no-audit --no-fund
 fi
-step "type check"
-npx tsc --noEmit
-step "shellcheck"
-bash scripts/shellcheck.sh
-step "unit tests"
-jest_project unit
-if [ "$what" = unit ]; then summary; exit 0; fi
-
-step "Go tests of the stand-in language host and command provider (tools/)"
-bash scripts/test-tools.sh
-step "Pulumi CLI and plugins (built from Go modules on first use, then cached)"
-bash scripts/ensure-pulumi.sh >/dev/null
-step "real-engine tests"
-jest_project engine
-if [ "$what" = engine ]; then summary; exit 0; fi
-
-step "lab: five fresh VMs (any running lab of this checkout is replaced)"
-bash lab/lab.sh down
-bash lab/lab.sh up
-bash scripts/lab-stack.sh
-step "end-to-end tests on the lab"
-if ! jest_project e2e; then
-    summary
-    echo "the lab is left running for a look: bash lab/lab.sh status; bash lab/lab.sh down when done" >&2
-    exit 1
-fi
-bash lab/lab.sh down
+status=0
+for stage in "${stages[@]}"; do
+    case "$stage" in
+        unit | engine | e2e) "stage_$stage" || { status=1; break; } ;;
+        *) echo "unknown stage '$stage' (stages: unit engine e2e)" >&2; exit 2 ;;
+    esac
+done
 summary
+exit "$status"
