@@ -6,6 +6,7 @@ const project = (name) => ({
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
 });
 module.exports = {
+  testSequencer: "<rootDir>/test/sequencer.js",
   // unit: under Pulumi mocks, seconds. engine: the real CLI and plugins. e2e: the VM lab.
   projects: [project("unit"), project("engine"), project("e2e")],
 };

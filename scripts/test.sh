@@ -12,7 +12,7 @@ stages=("$@")
 results=$(mktemp -d)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
-jest_project() { npx jest --selectProjects "$1" --json --outputFile="$results/$1.json"; }
+jest_project() { npx jest --selectProjects "$1" --json --outputFile="$results/$1.json" "${@:2}"; }
 summary() { node scripts/jest-summary.js "$results" || true; }
 # The closing line comes last whatever happens: "N passed, N failed".
 trap 'summary; rm -rf "$results"' EXIT
@@ -44,7 +44,7 @@ stage_e2e() {
     bash scripts/lab-stack.sh
     step "end-to-end tests on the lab"
     echo "(if a step fails, the lab is left running for a look: bash lab/lab.sh status; bash lab/lab.sh down)" >&2
-    jest_project e2e
+    jest_project e2e --runInBand
     bash lab/lab.sh down
 }
 
