@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lab/lab.sh: five Debian VMs (qemu, software emulation) on a private switch, for lvs-dr's end-to-end tests.
 #
-#   lab/lab.sh up                  build the image if needed, start every VM (idempotent), wait for SSH,
+#   lab/lab.sh up [NAME...]        build the image if needed, start the five VMs (and the optional ones
+#                                  named, e.g. web3) (idempotent), wait for SSH,
 #                                  write the lab stack's config file
 #   lab/lab.sh down                stop every process the lab started (by pid), delete its disks, keys and
 #                                  the stack config file (console logs are kept for a post-mortem)
@@ -14,6 +15,7 @@
 #
 # VMs (data plane 10.86.0.0/24 on eth1, one VDE switch; SSH on 127.0.0.1:PORT_BASE+i through eth0):
 #   client 10.86.0.1 (+0)  director 10.86.0.44 (+1)  web1 10.86.0.11 (+2)  web2 10.86.0.22 (+3)  nfs 10.86.0.77 (+4)
+#   optional: web3 10.86.0.33 (+5), started by `up web3`
 #
 # Environment:
 #   LVS_DR_CACHE           cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/lvs-dr): images/ and lab/
@@ -38,9 +40,12 @@ STATE=${LVS_DR_LAB_DIR:-$LVS_DR_CACHE_DIR/lab}
 STACK_FILE=${LVS_DR_LAB_STACK_FILE:-$REPO/Pulumi.lab.yaml}
 TIMEOUT=${LVS_DR_LAB_TIMEOUT:-900}
 
-VMS=(client director web1 web2 nfs)
-declare -A VM_IP=([client]=10.86.0.1 [director]=10.86.0.44 [web1]=10.86.0.11 [web2]=10.86.0.22 [nfs]=10.86.0.77)
-declare -A VM_MEM=([client]=384 [director]=512 [web1]=384 [web2]=384 [nfs]=384)
+# Every VM the lab knows (keys, ports, config); `up` starts DEFAULT_VMS and any others it is given
+# (web3 is the spare web server the day-2 tests add to the cluster and drain out of it).
+VMS=(client director web1 web2 nfs web3)
+DEFAULT_VMS=(client director web1 web2 nfs)
+declare -A VM_IP=([client]=10.86.0.1 [director]=10.86.0.44 [web1]=10.86.0.11 [web2]=10.86.0.22 [nfs]=10.86.0.77 [web3]=10.86.0.33)
+declare -A VM_MEM=([client]=384 [director]=512 [web1]=384 [web2]=384 [nfs]=384 [web3]=384)
 PREFIX=24
 VIP=10.86.0.180
 DATA_NET=10.86.0.0/24
@@ -351,7 +356,7 @@ write_stack_config() {
 			    user: root
 			  lvs-dr:hosts:
 		EOF
-		for name in director web1 web2 nfs client; do
+		for name in director web1 web2 nfs client web3; do
 			cat <<-EOF
 				    $name:
 				      address: ${VM_IP[$name]}/$PREFIX
@@ -432,7 +437,11 @@ cmd_up() {
 	fi
 	make_keys
 
-	local start=$SECONDS name started=() running=()
+	local start=$SECONDS name started=() running=() want=("${DEFAULT_VMS[@]}")
+	for name in "$@"; do
+		is_vm "$name" || die "unknown VM '$name' (VMs: ${VMS[*]})"
+		[[ " ${want[*]} " == *" $name "* ]] || want+=("$name")
+	done
 	if ! switch_pid >/dev/null; then
 		# A new switch cannot reach VMs attached to a dead one: restart them too.
 		for name in "${VMS[@]}"; do
@@ -443,7 +452,7 @@ cmd_up() {
 		done
 	fi
 	start_switch
-	for name in "${VMS[@]}"; do
+	for name in "${want[@]}"; do
 		if vm_pid "$name" >/dev/null; then
 			running+=("$name")
 		else
@@ -454,10 +463,10 @@ cmd_up() {
 	[ "${#running[@]}" -gt 0 ] && log "already running: ${running[*]}"
 	[ "${#started[@]}" -gt 0 ] && log "booting ${started[*]} (software emulation: about a minute or two each, in parallel)"
 	ssh_opts
-	wait_ready "$start" "${VMS[@]}"
-	log "all ${#VMS[@]} VMs answer SSH; $((SECONDS - start)) s after up started (${#started[@]} booted)"
+	wait_ready "$start" "${want[@]}"
+	log "all ${#want[@]} VMs answer SSH; $((SECONDS - start)) s after up started (${#started[@]} booted)"
 	write_stack_config
-	echo "lab is up: ${VMS[*]} (ssh: lab/lab.sh ssh NAME)"
+	echo "lab is up: ${want[*]} (ssh: lab/lab.sh ssh NAME)"
 	echo "private key: $KEY"
 	echo "stack config: $STACK_FILE"
 	echo "next: bash scripts/pulumi.sh config set --secret --stack lab sshPrivateKey < $KEY"
@@ -537,7 +546,8 @@ cmd_status() {
 			*) ssh="no answer" ;;
 			esac
 		fi
-		[ "$ssh" = ok ] || ok=1
+		# A stopped optional VM is fine; a default one must answer.
+		if [ "$ssh" != ok ] && { [ "$state" = running ] || [[ " ${DEFAULT_VMS[*]} " == *" $name "* ]]; }; then ok=1; fi
 		printf '%-9s %-8s %-8s %-6s %-16s %s\n' "$name" "$state" "$pid" "$(vm_port "$name")" "${VM_IP[$name]}/$PREFIX" "$ssh"
 	done
 	return "$ok"
@@ -584,7 +594,10 @@ cmd_config() {
 }
 
 case ${1:-} in
-up) cmd_up ;;
+up)
+	shift
+	cmd_up "$@"
+	;;
 down) cmd_down ;;
 status) cmd_status ;;
 ssh)
@@ -604,7 +617,7 @@ known-hosts-path)
 	[ -s "$KNOWN_HOSTS" ] || die "no known_hosts at $KNOWN_HOSTS: run lab/lab.sh up"
 	echo "$KNOWN_HOSTS"
 	;;
--h | --help | help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' ;;
+-h | --help | help) sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
 "") die "usage: lab/lab.sh up|down|status|ssh NAME [CMD...]|reboot NAME...|config|key-path|known-hosts-path" ;;
 *) die "unknown command '$1' (commands: up, down, status, ssh, reboot, config, key-path, known-hosts-path)" ;;
 esac

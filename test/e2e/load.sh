@@ -1,28 +1,40 @@
 #!/usr/bin/env bash
 # A steady load on the VIP from the client VM, every request checked, until a stop file appears.
-# Usage: load.sh URL WORKERS OUTDIR EXPECTED_BODY... ; touch OUTDIR/stop to end it. Each worker sends
-# one request at a time on a fresh connection (Connection: close, so IPVS schedules every request)
-# and writes one line per request to OUTDIR/worker-N.log: "ok BODY" or "fail WHAT".
+# Usage: load.sh URL WORKERS OUTDIR EXPECTED_BODY... ; touch OUTDIR/stop to end it.
+# Each worker runs curl on batches of 20 requests, each on a fresh connection (Connection: close, so
+# IPVS schedules every request), and writes one line per request to OUTDIR/worker-N.log:
+# "ok BODY" or "fail WHAT".
 set -u
 url=$1 workers=$2 out=$3
 shift 3
 mkdir -p "$out"
-rm -f "$out"/stop "$out"/worker-*.log
+rm -f "$out"/stop "$out"/stopped "$out"/worker-*.log
+
+check_replies() {
+    local line body="" expected ok
+    while IFS= read -r line; do
+        if [[ $line == "|"* ]]; then
+            ok=no
+            if [ "${line#|}" = 200 ]; then
+                for expected in "$@"; do [ "$body" = "$expected" ] && ok=yes; done
+            fi
+            if [ "$ok" = yes ]; then echo "ok $body"; else echo "fail status ${line#|}: ${body//$'\n'/ }"; fi
+            body=""
+        else
+            body=${body:+$body$'\n'}$line
+        fi
+    done
+}
 
 worker() {
-    local log=$1 body expected ok
+    local urls=() i
+    for i in $(seq 20); do urls+=("$url"); done
     while [ ! -e "$out/stop" ]; do
-        if body=$(curl -sS --fail --max-time 3 -H 'Connection: close' "$url" 2>&1); then
-            ok=no
-            for expected in "$@"; do [ "$body" = "$expected" ] && ok=yes; done
-            if [ "$ok" = yes ]; then echo "ok $body"; else echo "fail unexpected body: $body"; fi
-        else
-            echo "fail ${body//$'\n'/ }"
-        fi
-    done >"$log"
+        curl -sS --max-time 3 -H 'Connection: close' -w '|%{http_code}\n' "${urls[@]}" 2>&1
+    done | check_replies "$@"
 }
 
 date +%s.%N >"$out/started"
-for i in $(seq "$workers"); do worker "$out/worker-$i.log" "$@" & done
+for i in $(seq "$workers"); do worker "$@" >"$out/worker-$i.log" & done
 wait
 date +%s.%N >"$out/stopped"
