@@ -23,9 +23,10 @@ runs() { # host-script runs logged on the cluster's VMs
 }
 # RPS for N requests to URL from the client, each on a new connection, in one curl process.
 rps() {
-    on client "urls=(); for i in \$(seq $2); do urls+=('$1'); done; s=\$(date +%s.%N);
-        curl -sS --fail -o /dev/null -H 'Connection: close' \"\${urls[@]}\"; e=\$(date +%s.%N);
-        echo \"$2 / (\$e - \$s)\" | bc -l"
+    local times
+    times=$(on client "urls=(); for i in \$(seq $2); do urls+=('$1'); done; s=\$(date +%s.%N);
+        curl -sS --fail -o /dev/null -H 'Connection: close' \"\${urls[@]}\"; echo \$s \$(date +%s.%N)")
+    echo "$2 / (${times#* } - ${times% *})" | bc -l
 }
 command -v bc >/dev/null || { apt-get install -y -q bc >/dev/null 2>&1 || { echo "bench needs bc" >&2; exit 1; }; }
 
