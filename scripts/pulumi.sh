@@ -34,9 +34,11 @@ install_plugin() { # NAME VERSION
 install_plugin command 1.2.1
 install_plugin random 4.21.1
 
+own_backend=no
 if [[ -z ${PULUMI_BACKEND_URL:-} ]]; then
 	mkdir -p "$repo/.pulumi-state"
 	export PULUMI_BACKEND_URL="file://$repo/.pulumi-state"
+	own_backend=yes
 fi
 
 if [[ -z ${PULUMI_CONFIG_PASSPHRASE+set} && -z ${PULUMI_CONFIG_PASSPHRASE_FILE+set} ]]; then
@@ -50,4 +52,17 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_IGNORE_AMBIENT_PLUGINS="${PULUMI_IGNORE_AMBIENT_PLUGINS:-true}"
 
 cd "$repo"
+# In this checkout's own backend, a stack that has a Pulumi.<stack>.yaml but no state yet is created
+# on first use, so `npm run pulumi -- preview --stack dev` works on a fresh clone.
+if [[ $own_backend == yes && ${1:-} =~ ^(preview|up|refresh|destroy)$ ]]; then
+	stack="" prev=""
+	for arg in "$@"; do
+		case $prev in --stack | -s) stack=$arg ;; esac
+		case $arg in --stack=*) stack=${arg#--stack=} ;; esac
+		prev=$arg
+	done
+	if [[ -n $stack && -f "Pulumi.$stack.yaml" ]]; then
+		pulumi stack select --create "$stack" >/dev/null
+	fi
+fi
 exec pulumi "$@"
