@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseDocument } from "yaml";
-import { exportId } from "../../components/nfsServer";
+import { DEV_COMMAND_PARENTS } from "../expected";
 
 const ROOT = path.join(__dirname, "..", "..");
 jest.setTimeout(10 * 60_000);
@@ -54,24 +54,7 @@ test("pulumi preview of the dev stack plans the recipe's cluster: components, co
     expect(byType("lvs:index:VirtualService")).toEqual(["web"]);
     const commands = steps.filter((s) => s.newState?.type === "command:remote:Command");
     const parentOf = Object.fromEntries(commands.map((s) => [name(s.urn), name(s.newState!.parent!)]));
-    expect(parentOf).toEqual({
-        "director-ipvs-modules": "director",
-        "director-sysctl": "director",
-        "director-vip-192.168.86.180": "director",
-        "web1-arp": "web1",
-        "web1-vip-192.168.86.180": "web1",
-        "web1-web": "web1",
-        "web1-mount-var-www-html": "web1",
-        "web2-arp": "web2",
-        "web2-vip-192.168.86.180": "web2",
-        "web2-web": "web2",
-        "web2-mount-var-www-html": "web2",
-        "nfs-server": "nfs",
-        ...Object.fromEntries(["/usr/share", "/opt/kgc", "/opt/benet"].map((p) => [`nfs-export-${exportId(p)}`, "nfs"])),
-        "web-service": "web",
-        "web-real-web1": "web",
-        "web-real-web2": "web",
-    });
+    expect(parentOf).toEqual(DEV_COMMAND_PARENTS);
     // The engine got the real dependencies: a real server joins the service after its mount.
     const realWeb1 = commands.find((s) => name(s.urn) === "web-real-web1")!;
     expect((realWeb1.newState!.dependencies ?? []).map(name)).toEqual(
