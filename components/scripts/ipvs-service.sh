@@ -19,6 +19,30 @@ live_line() {
 
 restore_unit() { printf 'lvs-dr-ipvs-%s.service\n' "$SERVICE_ID"; }
 
+# When the scheduler changes, the kernel unbinds the old one, waits for an RCU grace period, then
+# binds the new one; a connection that arrives in between finds no scheduler and IPVS answers it with
+# ICMP port-unreachable, which a client reports as "connection refused". While the edit runs, a
+# table of ours drops exactly those ICMP errors for the VIP, so such a client retransmits its SYN
+# (after about a second) and is served. Without nft the edit runs unguarded, with a warning.
+GUARD_TABLE=lvs_dr_scheduler_guard
+guard_on() {
+    if ! command -v nft >/dev/null 2>&1; then
+        say "warning: nft is not installed: a connection arriving during the scheduler switch may be refused"
+        return 0
+    fi
+    nft -f - <<NFT
+table ip $GUARD_TABLE {
+    chain output {
+        type filter hook output priority 0; policy accept;
+        ip saddr $VIP icmp type destination-unreachable icmp code port-unreachable drop
+    }
+}
+NFT
+}
+guard_off() {
+    if command -v nft >/dev/null 2>&1; then nft delete table ip "$GUARD_TABLE" 2>/dev/null || true; fi
+}
+
 lvs_apply() {
     local want have dir="$LVS_ETC/ipvs/$SERVICE_ID"
     command -v ipvsadm >/dev/null 2>&1 || fail "ipvsadm is not installed (the Director component installs it)"
@@ -29,7 +53,12 @@ lvs_apply() {
         ipvsadm "${DESIRED[@]}"
         changed "added IPVS service: $want"
     elif [ "$have" != "$want" ]; then
+        if [[ " $have " != *" -s $SCHEDULER "* ]]; then
+            LVS_ON_EXIT+=(guard_off)
+            guard_on
+        fi
         ipvsadm -E "${DESIRED[@]:1}"
+        guard_off
         changed "edited IPVS service in place: $have -> $want"
     fi
     mkdir -p "$dir"
@@ -49,10 +78,8 @@ ExecStart=/bin/sh -c 'cat $dir/*.rules | $(command -v ipvsadm) -R'
 [Install]
 WantedBy=multi-user.target
 UNIT
-    if ! systemctl is-enabled --quiet "$(restore_unit)" 2>/dev/null; then
-        systemctl enable --quiet "$(restore_unit)"
-        changed "enabled $(restore_unit) (restores the service at boot)"
-    fi
+    # Enabled, not started: it restores the service at boot, when the table is empty.
+    unit_enable "$(restore_unit)"
 }
 
 lvs_check() {

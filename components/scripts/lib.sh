@@ -15,7 +15,14 @@ LVS_ETC=/etc/lvs-dr
 # Changes are counted in a file: many are made in subshells (pipelines, command substitutions).
 LVS_CHANGES=$(mktemp)
 LVS_DRIFT=$(mktemp)
-trap 'rm -f "$LVS_CHANGES" "$LVS_DRIFT"' EXIT
+# Functions a concern wants run however the script ends (add with LVS_ON_EXIT+=(function)).
+LVS_ON_EXIT=()
+lvs_cleanup() {
+    local f
+    for f in "${LVS_ON_EXIT[@]}"; do "$f" || true; done
+    rm -f "$LVS_CHANGES" "$LVS_DRIFT"
+}
+trap lvs_cleanup EXIT
 
 say() { printf 'lvs-dr %s: %s\n' "$LVS_RESOURCE" "$*"; }
 changed() {
@@ -180,14 +187,7 @@ svc_ensure() {
             printf 'active=%s\n' "$(systemctl is-active "$unit" 2>/dev/null || true)"
         } >"$prev"
     fi
-    if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
-        systemctl enable --quiet "$unit"
-        changed "enabled $unit"
-    fi
-    if ! systemctl is-active --quiet "$unit"; then
-        systemctl start "$unit"
-        changed "started $unit"
-    fi
+    unit_enable "$unit" start
 }
 
 # svc_restore TAG: put the unit back to how svc_ensure TAG first found it.
@@ -206,6 +206,18 @@ svc_restore() {
         changed "disabled $unit (it was not enabled before lvs-dr)"
     fi
     rm -f "$prev"
+}
+
+# unit_enable UNIT [start]: enable UNIT (at boot) unless it is, and with "start" start it unless it runs.
+unit_enable() {
+    if ! systemctl is-enabled --quiet "$1" 2>/dev/null; then
+        systemctl enable --quiet "$1"
+        changed "enabled $1"
+    fi
+    if [ "${2:-}" = start ] && ! systemctl is-active --quiet "$1"; then
+        systemctl start "$1"
+        changed "started $1"
+    fi
 }
 
 # unit_install NAME: install stdin as /etc/systemd/system/NAME; returns 0 when it changed.

@@ -48,10 +48,7 @@ UNIT
     mkdir -p "${dropin%/*}"
     printf '# Managed by lvs-dr: serve only once the content is mounted.\n[Unit]\nRequiresMountsFor=%s\n' "$MOUNT_POINT" |
         write_file "$dropin" 0644 && systemctl daemon-reload
-    if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
-        systemctl enable --quiet "$unit"
-        changed "enabled $unit"
-    fi
+    unit_enable "$unit"
     current=$(findmnt -n -o SOURCE --mountpoint "$MOUNT_POINT" || true)
     if [ "$current" != "$source" ]; then
         systemctl restart "$unit" || fail "cannot mount $source on $MOUNT_POINT: $(systemctl status --no-pager "$unit" 2>&1 | tail -n 5)"

@@ -41,14 +41,7 @@ ${route_stop}
 [Install]
 WantedBy=multi-user.target
 UNIT
-    if ! systemctl is-enabled --quiet "$unit" 2>/dev/null; then
-        systemctl enable --quiet "$unit"
-        changed "enabled $unit"
-    fi
-    if ! systemctl is-active --quiet "$unit"; then
-        systemctl start "$unit"
-        changed "started $unit"
-    fi
+    unit_enable "$unit" start
     if ! ip -o -4 addr show dev "$dev" | awk '{ print $4 }' | grep -qxF "$VIP/32"; then
         "$ip_bin" address replace "$VIP/32" dev "$dev"
         changed "re-added $VIP/32 on $dev (it had been removed)"

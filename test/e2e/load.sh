@@ -14,11 +14,18 @@ check_replies() {
     local line body="" expected ok
     while IFS= read -r line; do
         if [[ $line == "|"* ]]; then
+            # "|STATUS|curl's error message": the end of one request.
+            local status=${line#|}
+            status=${status%%|*}
             ok=no
-            if [ "${line#|}" = 200 ]; then
+            if [ "$status" = 200 ]; then
                 for expected in "$@"; do [ "$body" = "$expected" ] && ok=yes; done
             fi
-            if [ "$ok" = yes ]; then echo "ok $body"; else echo "fail status ${line#|}: ${body//$'\n'/ }"; fi
+            if [ "$ok" = yes ]; then
+                echo "ok $body"
+            else
+                echo "fail status $status, ${line#|*|}: ${body//$'\n'/ }"
+            fi
             body=""
         else
             body=${body:+$body$'\n'}$line
@@ -30,7 +37,7 @@ worker() {
     local urls=() i
     for i in $(seq 20); do urls+=("$url"); done
     while [ ! -e "$out/stop" ]; do
-        curl -sS --max-time 3 -H 'Connection: close' -w '|%{http_code}\n' "${urls[@]}" 2>&1
+        curl -s --max-time 3 -H 'Connection: close' -w '|%{http_code}|%{errormsg}\n' "${urls[@]}"
     done | check_replies "$@"
 }
 
