@@ -25,7 +25,7 @@ export interface LiveConnection {
     proxy?: { host: string; port: number; user: string; privateKey: string; hostKey: string };
 }
 
-interface LiveStateProps {
+export interface LiveStateProps {
     connection: LiveConnection;
     /** The component's scripts in the order they are applied, as [resource name, script]. */
     scripts: [string, string][];
@@ -116,6 +116,16 @@ async function runScripts(conn: LiveConnection, scripts: [string, string][], act
     return results;
 }
 
+/** The inputs whose change makes an update: drift found by a refresh, new scripts, a new connection. */
+export function changedKeys(olds: LiveStateProps, news: LiveStateProps): (keyof LiveStateProps)[] {
+    return (["desired", "scripts", "connection"] as const).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+}
+
+/** An update repairs the host only when a refresh recorded drift; new config is the commands' job. */
+export function needsRepair(olds: LiveStateProps, news: LiveStateProps): boolean {
+    return olds.desired !== news.desired;
+}
+
 /** The provider's methods; kept free of module-level state because Pulumi serializes them. */
 const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: LiveStateProps) {
@@ -123,15 +133,13 @@ const provider: pulumi.dynamic.ResourceProvider = {
     },
 
     async diff(_id: string, olds: LiveStateProps, news: LiveStateProps) {
-        const changed = (k: keyof LiveStateProps) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]);
-        const keys = (["desired", "scripts", "connection"] as const).filter(changed);
+        const keys = changedKeys(olds, news);
         return { changes: keys.length > 0, replaces: [], deleteBeforeReplace: false };
     },
 
     async update(_id: string, olds: LiveStateProps, news: LiveStateProps) {
-        // Only a refresh that found drift leads here with olds.desired != IN_SYNC: repair. A change of
-        // config alone is applied by the components' commands, which run before this resource.
-        if (olds.desired !== news.desired) {
+        // A change of config alone is applied by the component's commands, which run before this.
+        if (needsRepair(olds, news)) {
             const results = await runScripts(news.connection, news.scripts, "apply");
             const failed = results.find((r) => r.code !== 0);
             if (failed) {

@@ -46,15 +46,7 @@ lvs_apply() {
 }
 
 lvs_check() {
-    local have
-    desired_args
-    have=$(live_line)
-    if [ -z "$have" ]; then
-        drift "real server $REAL_ADDRESS:$REAL_PORT is not in IPVS service $VIP:$PORT"
-    elif [ "$have" != "${DESIRED[*]}" ]; then
-        drift "real server is '$have' (want '${DESIRED[*]}')"
-    fi
-    printf '%s\n' "${DESIRED[*]}" | check_file "$(rules_file)"
+    ipvs_check "real server $REAL_ADDRESS:$REAL_PORT of $VIP:$PORT" "$(rules_file)"
 }
 
 lvs_remove() {

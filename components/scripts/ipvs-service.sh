@@ -83,15 +83,7 @@ UNIT
 }
 
 lvs_check() {
-    local have
-    desired_args
-    have=$(live_line)
-    if [ -z "$have" ]; then
-        drift "IPVS service $(service_addr) ($PROTOCOL) is missing"
-    elif [ "$have" != "${DESIRED[*]}" ]; then
-        drift "IPVS service is '$have' (want '${DESIRED[*]}')"
-    fi
-    printf '%s\n' "${DESIRED[*]}" | check_file "$LVS_ETC/ipvs/$SERVICE_ID/00-service.rules"
+    ipvs_check "service $(service_addr) ($PROTOCOL)" "$LVS_ETC/ipvs/$SERVICE_ID/00-service.rules"
     check_unit "$(restore_unit)"
 }
 

@@ -92,6 +92,20 @@ check_file() {
     fi
 }
 
+# ipvs_check WHAT RULES_FILE: report drift unless the IPVS table's line for this entry (live_line,
+# as `ipvsadm -S -n` prints it) and its rules file both say what desired_args wants.
+ipvs_check() {
+    local have
+    desired_args
+    have=$(live_line)
+    if [ -z "$have" ]; then
+        drift "$1 is missing from the IPVS table"
+    elif [ "$have" != "${DESIRED[*]}" ]; then
+        drift "$1 is '$have' in the IPVS table (want '${DESIRED[*]}')"
+    fi
+    printf '%s\n' "${DESIRED[*]}" | check_file "$2"
+}
+
 # check_unit UNIT [active]: report drift unless UNIT is enabled (and running, with "active").
 check_unit() {
     systemctl is-enabled --quiet "$1" 2>/dev/null || drift "$1 is not enabled"
