@@ -25,7 +25,7 @@ runs() { # host-script runs logged on the cluster's VMs
 rps() {
     local times
     times=$(on client "urls=(); for i in \$(seq $2); do urls+=('$1'); done; s=\$(date +%s.%N);
-        curl -sS --fail -o /dev/null -H 'Connection: close' \"\${urls[@]}\"; echo \$s \$(date +%s.%N)")
+        curl -sS --fail -H 'Connection: close' \"\${urls[@]}\" >/dev/null; echo \$s \$(date +%s.%N)")
     echo "$2 / (${times#* } - ${times% *})" | bc -l
 }
 command -v bc >/dev/null || { apt-get install -y -q bc >/dev/null 2>&1 || { echo "bench needs bc" >&2; exit 1; }; }
@@ -66,5 +66,5 @@ printf '\nlvs-dr lab benchmark (%s, %s cores, qemu TCG)\n' "$(date -u +%F)" "$(n
 printf '  all 5 VMs answer SSH:          %6.1f s\n' "$ssh_ready"
 printf '  cold pulumi up:                %6.1f s\n' "$cold_up"
 printf '  no-op pulumi up:               %6.1f s, host scripts run: %d\n' "$noop_up" "$noop_runs"
-printf '  reply-path offload (10 MB):    director eth1 sent %d B, client received %d B: %s %%\n' "$dir_tx" "$cli_rx" "$offload"
-printf '  requests/s via VIP vs direct:  %.1f vs %.1f (ratio %s)\n' "$vip_rps" "$direct_rps" "$ratio"
+printf '  reply-path offload (10 MB):    director eth1 sent %d B, client received %d B: %.2f %%\n' "$dir_tx" "$cli_rx" "$offload"
+printf '  requests/s via VIP vs direct:  %.1f vs %.1f (ratio %.2f)\n' "$vip_rps" "$direct_rps" "$ratio"
