@@ -282,6 +282,23 @@ build_cli() { # $1 = temporary directory
 	mv -T "$out" "$CLI_DIR"
 }
 
+# build_plugin STEP NAME UPSTREAM_DIR MODULE PSEUDO PACKAGE UPSTREAM_LDFLAGS STANDIN_LDFLAGS LOG WHAT:
+# build plugin NAME into $out from the upstream MODULE@PSEUDO when the proxy serves it, else from
+# the lvs-dr stand-in in tools/NAME; record which in $notes. Uses build_all's out, notes and hash.
+build_plugin() {
+	local step=$1 name=$2 dir=$3 module=$4 pseudo=$5 package=$6 upstream_ld=$7 standin_ld=$8 log=$9 what=${10}
+	if module_served "$dir" "$module@$pseudo"; then
+		run_step "$step $name (upstream $pseudo)" "$LOG_DIR/$log.log" \
+			go_build "$dir" "$out/$name" "$upstream_ld" "$package" || return 1
+		echo "$what: upstream $module $pseudo" >>"$notes"
+	else
+		say "[$step] the proxy answers $NOT_SERVED for $module@$pseudo: building the lvs-dr stand-in tools/$name"
+		run_step "$step $name (lvs-dr stand-in)" "$LOG_DIR/$log.log" \
+			go_build "$TOOLS/$name" "$out/$name" "$standin_ld" . -mod=readonly -buildvcs=false || return 1
+		echo "$what: lvs-dr stand-in tools/$name ($hash)" >>"$notes"
+	fi
+}
+
 build_all() { # $1 = temporary directory
 	local tmp=$1 out=$1/$KEY/bin src=$1/src t0=$SECONDS hash=${KEY##*-}
 	mkdir -p "$out" "$src"
@@ -299,20 +316,9 @@ build_all() { # $1 = temporary directory
 	write_module "$src/langhost-upstream" pulumi-language-nodejs-upstream 1.25.11 \
 		"$LANGHOST_MODULE $LANGHOST_PSEUDO" "github.com/pulumi/pulumi/pkg/v3 v$PULUMI_VERSION" \
 		"github.com/pulumi/pulumi/sdk/v3 v$PULUMI_VERSION"
-	if module_served "$src/langhost-upstream" "$LANGHOST_MODULE@$LANGHOST_PSEUDO"; then
-		run_step "2/4 pulumi-language-nodejs (upstream $LANGHOST_PSEUDO)" "$LOG_DIR/langhost.log" \
-			go_build "$src/langhost-upstream" "$out/pulumi-language-nodejs" \
-			"-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
-			"$LANGHOST_MODULE" || return 1
-		echo "language host: upstream $LANGHOST_MODULE $LANGHOST_PSEUDO" >>"$notes"
-	else
-		say "[2/4] the proxy answers $NOT_SERVED for $LANGHOST_MODULE@$LANGHOST_PSEUDO:" \
-			"building the lvs-dr stand-in tools/pulumi-language-nodejs"
-		run_step "2/4 pulumi-language-nodejs (lvs-dr stand-in)" "$LOG_DIR/langhost.log" \
-			go_build "$TOOLS/pulumi-language-nodejs" "$out/pulumi-language-nodejs" \
-			"-X main.Version=$PULUMI_VERSION+lvsdr.$hash" . -mod=readonly -buildvcs=false || return 1
-		echo "language host: lvs-dr stand-in tools/pulumi-language-nodejs ($hash) on sdk/v3 v$PULUMI_VERSION" >>"$notes"
-	fi
+	build_plugin 2/4 pulumi-language-nodejs "$src/langhost-upstream" "$LANGHOST_MODULE" "$LANGHOST_PSEUDO" \
+		"$LANGHOST_MODULE" "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+		"-X main.Version=$PULUMI_VERSION+lvsdr.$hash" langhost "language host" || return 1
 
 	# 3. The shim for dynamic providers.
 	say "[3/4 pulumi-resource-pulumi-nodejs] writing the dynamic provider shim"
@@ -320,20 +326,10 @@ build_all() { # $1 = temporary directory
 
 	# 4. The command provider.
 	write_module "$src/command-upstream" pulumi-resource-command-upstream 1.25.0 "$COMMAND_MODULE $COMMAND_PSEUDO"
-	if module_served "$src/command-upstream" "$COMMAND_MODULE@$COMMAND_PSEUDO"; then
-		run_step "4/4 pulumi-resource-command $COMMAND_VERSION (upstream $COMMAND_PSEUDO)" "$LOG_DIR/command.log" \
-			go_build "$src/command-upstream" "$out/pulumi-resource-command" \
-			"-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" \
-			"$COMMAND_MODULE/cmd/pulumi-resource-command" || return 1
-		echo "command provider: upstream $COMMAND_MODULE $COMMAND_PSEUDO" >>"$notes"
-	else
-		say "[4/4] the proxy answers $NOT_SERVED for $COMMAND_MODULE@$COMMAND_PSEUDO:" \
-			"building the lvs-dr stand-in tools/pulumi-resource-command"
-		run_step "4/4 pulumi-resource-command $COMMAND_VERSION (lvs-dr stand-in)" "$LOG_DIR/command.log" \
-			go_build "$TOOLS/pulumi-resource-command" "$out/pulumi-resource-command" \
-			"-X main.Version=$COMMAND_VERSION" . -mod=readonly -buildvcs=false || return 1
-		echo "command provider: lvs-dr stand-in tools/pulumi-resource-command ($hash)" >>"$notes"
-	fi
+	build_plugin 4/4 pulumi-resource-command "$src/command-upstream" "$COMMAND_MODULE" "$COMMAND_PSEUDO" \
+		"$COMMAND_MODULE/cmd/pulumi-resource-command" \
+		"-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" \
+		"-X main.Version=$COMMAND_VERSION" command "command provider" || return 1
 
 	# Optional: the random provider.
 	if [[ -z ${LVS_DR_SKIP_RANDOM:-} ]]; then
