@@ -141,7 +141,9 @@ const exportSchema = z.strictObject({
     options: z.array(z.string()).default(["ro", "sync", "no_subtree_check", "root_squash"]),
     owner: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { message: "is not a user name" }).default("root"),
     group: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { message: "is not a group name" }).default("root"),
-    mode: z.string().regex(/^0?[0-7]{3}$/, { message: "must be an octal mode like 0755" }).default("0755"),
+    mode: z.string().regex(/^[0-7]?[0-7]{3}$/, { message: "must be an octal mode like 0755 (or 2775 with setgid)" }).default("0755"),
+    /** A directory any user may write to (mode o+w) is refused unless this says so. */
+    worldWritable: z.boolean().default(false),
     files: z.record(z.string(), z.string()).default({}),
 });
 
@@ -371,10 +373,8 @@ export function pathProblem(p: string): string | undefined {
     return undefined;
 }
 
-const HOST_KEY_TYPES = new Set([
-    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
-]);
+/** Host key types a pin may name (`ssh-keyscan -t ed25519 HOST` prints one). */
+const HOST_KEY_TYPES = new Set(["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"]);
 
 /**
  * Why `line` is not a usable pinned host key (an authorized_keys-style "TYPE BASE64 [comment]").
@@ -382,6 +382,14 @@ const HOST_KEY_TYPES = new Set([
  */
 export function hostKeyProblem(line: string): string | undefined {
     const [type, blob] = line.trim().split(/\s+/);
+    if (type === "ssh-rsa") {
+        // pulumi-command 1.2.1 verifies an RSA host key only with the SHA-1 "ssh-rsa" signature, which
+        // OpenSSH 8.8 and later no longer make: every command would fail to connect.
+        return (
+            "is an RSA host key, which the command provider can only verify with SHA-1 signatures (ssh-rsa) that " +
+            "OpenSSH 8.8+ refuses; pin the host's ed25519 or ECDSA key instead (ssh-keyscan -t ed25519 HOST)"
+        );
+    }
     if (!type || !HOST_KEY_TYPES.has(type)) {
         return `must be a public host key like "ssh-ed25519 AAAA..." (types: ${[...HOST_KEY_TYPES].join(", ")})`;
     }
@@ -393,6 +401,28 @@ export function hostKeyProblem(line: string): string | undefined {
     const len = bytes.readUInt32BE(0);
     const embedded = bytes.subarray(4, 4 + len).toString("latin1");
     if (embedded !== type) return `says "${type}" but its key data is of type "${embedded}"`;
+    return undefined;
+}
+
+/**
+ * Folders a mount must never cover: the root, the system's own trees and the folders that hold other
+ * things (mounting over /var/lib would hide every service's state). Deeper folders are allowed,
+ * except under the trees in SYSTEM_TREES.
+ */
+const SYSTEM_DIRS = new Set([
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt",
+    "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/include", "/usr/lib",
+    "/usr/lib32", "/usr/lib64", "/usr/libexec", "/usr/local", "/usr/local/bin", "/usr/local/lib", "/usr/local/sbin",
+    "/usr/sbin", "/usr/share", "/var", "/var/cache", "/var/lib", "/var/log", "/var/spool", "/var/tmp",
+]);
+/** Trees nothing may be mounted into: the kernel's, the boot loader's, the system's configuration and programs. */
+const SYSTEM_TREES = ["/proc", "/sys", "/dev", "/run", "/boot", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/libexec", "/var/lib"];
+
+/** Why nothing may be mounted at `p`, or undefined when it may. */
+export function mountPointProblem(p: string): string | undefined {
+    if (SYSTEM_DIRS.has(p)) return `is a system folder: mounting over it would hide what the host needs`;
+    const tree = SYSTEM_TREES.find((t) => p.startsWith(`${t}/`));
+    if (tree) return `is inside ${tree}, which belongs to the system: choose a folder of its own (like /var/www/html or /srv/www)`;
     return undefined;
 }
 
@@ -469,6 +499,16 @@ function normalize(raw: Raw, problems: string[]): ClusterSpec {
         if (owner) problems.push(`${at("director", "vips", i)}: VIP ${vip} is the address of host "${owner}"`);
         for (const h of Object.values(hosts)) {
             if (h.ssh.host === vip) problems.push(`${at("director", "vips", i)}: VIP ${vip} is the SSH address of host "${h.name}"`);
+        }
+        if (director && director.prefixLength < 31) {
+            const cidr = `${director.address}/${director.prefixLength}`;
+            const special = [
+                ["network", ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()],
+                ["broadcast", ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toString()],
+            ].find(([, a]) => a === vip);
+            if (special) {
+                problems.push(`${at("director", "vips", i)}: VIP ${vip} is the ${special[0]} address of the director's network ${director.network}`);
+            }
         }
     });
 
@@ -547,6 +587,13 @@ function normalize(raw: Raw, problems: string[]): ClusterSpec {
         n.exports.forEach((e, j) => {
             const eAt = (...p: PropertyKey[]) => nAt("exports", j, ...p);
             if (paths.has(e.path)) problems.push(`${eAt("path")}: ${e.path} is exported twice by "${n.host}"`);
+            if (e.path === "/") problems.push(`${eAt("path")}: "/" would export the NFS server's whole filesystem; export a folder of its own`);
+            if ((parseInt(e.mode, 8) & 0o002) !== 0 && !e.worldWritable) {
+                problems.push(
+                    `${eAt("mode")}: "${e.mode}" lets every user on the NFS server and every squashed client write to ${e.path}; ` +
+                        `give writers a group instead (owner/group and mode 2775), or set ${eAt("worldWritable")}: true if you mean it`,
+                );
+            }
             e.options.forEach((o, k) => {
                 const problem = optionProblem(o, EXPORT_OPTIONS);
                 if (problem) problems.push(`${eAt("options", k)}: ${problem}`);
@@ -563,7 +610,7 @@ function normalize(raw: Raw, problems: string[]): ClusterSpec {
                 options: e.options,
                 owner: e.owner,
                 group: e.group,
-                mode: e.mode.length === 3 ? `0${e.mode}` : e.mode,
+                mode: e.mode.padStart(4, "0"),
                 files: e.files,
             };
             paths.set(e.path, spec);
@@ -574,6 +621,7 @@ function normalize(raw: Raw, problems: string[]): ClusterSpec {
 
     const mounts: MountSpec[] = [];
     const mountPoints = new Map<string, number>();
+    const mountSlugs = new Map<string, { index: number; path: string }>();
     raw.mounts.forEach((m, i) => {
         const mAt = (...p: PropertyKey[]) => at("mounts", i, ...p);
         const h = requireHost(m.host, mAt("host"));
@@ -581,6 +629,15 @@ function normalize(raw: Raw, problems: string[]): ClusterSpec {
         const key = `${m.host}:${m.path}`;
         if (mountPoints.has(key)) problems.push(`${mAt("path")}: ${m.path} on "${m.host}" is already mounts[${mountPoints.get(key)}]`);
         mountPoints.set(key, i);
+        const pointProblem = mountPointProblem(m.path);
+        if (pointProblem) problems.push(`${mAt("path")}: ${m.path} ${pointProblem}`);
+        // Resource names use the path with / as -: /a/b and /a-b would collide.
+        const slugKey = `${m.host}:${m.path.slice(1).replace(/\//g, "-")}`;
+        const clash = mountSlugs.get(slugKey);
+        if (clash && clash.path !== m.path) {
+            problems.push(`${mAt("path")}: ${m.path} and mounts[${clash.index}].path ${clash.path} on "${m.host}" differ only in / versus -; rename one`);
+        }
+        if (!clash) mountSlugs.set(slugKey, { index: i, path: m.path });
         m.options.forEach((o, k) => {
             const problem = optionProblem(o, MOUNT_OPTIONS);
             if (problem) problems.push(`${mAt("options", k)}: ${problem}`);

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { IpvsTuning } from "./config";
-import { HostCommands, HostTarget } from "./host";
+import { deployHostPlan, HostPlan, HostTarget } from "./host";
 import { LiveState } from "./liveState";
 
 export interface DirectorArgs {
@@ -18,13 +18,16 @@ export interface DirectorArgs {
 /** Kernel settings of a director (paths under /proc/sys; @IFACE@ is the data-plane interface). */
 export function directorSysctls(ipvs: IpvsTuning): string[] {
     const flag = (b: boolean) => (b ? 1 : 0);
+    const everywhere = (key: string, value: number) =>
+        ["all", "default", "@IFACE@"].map((dev) => `net/ipv4/conf/${dev}/${key}=${value}`);
     return [
         // The director balances; it does not route (the recipe's ip_forward=0).
         "net/ipv4/ip_forward=0",
         // Real servers share its segment: never tell clients to go to them directly.
-        "net/ipv4/conf/all/send_redirects=0",
-        "net/ipv4/conf/default/send_redirects=0",
-        "net/ipv4/conf/@IFACE@/send_redirects=0",
+        ...everywhere("send_redirects", 0),
+        // Not forwarding makes it a host, and a host obeys ICMP redirects: nobody may reroute its
+        // replies to clients (or its health checks) with a forged redirect.
+        ...everywhere("accept_redirects", 0),
         // Day-2 operations: drains and removals that do not strand clients.
         `net/ipv4/vs/expire_nodest_conn=${flag(ipvs.expireNodestConn)}`,
         `net/ipv4/vs/expire_quiescent_template=${flag(ipvs.expireQuiescentTemplate)}`,
@@ -38,9 +41,38 @@ export function ipvsModules(schedulers: string[]): string[] {
     return ["ip_vs", ...[...new Set(schedulers)].sort().map((s) => `ip_vs_${s}`)];
 }
 
+/** The director's host resources, in apply order (pure: the tests read it). */
+export function directorPlan(name: string, args: Omit<DirectorArgs, "host">): HostPlan {
+    return {
+        component: name,
+        kind: "director",
+        inventory: "director",
+        commands: [
+            { name: `${name}-ipvs-modules`, concern: "ipvs-modules", object: "ipvs-modules", params: { MODULES: ipvsModules(args.schedulers) } },
+            // net/ipv4/vs/* exists once ip_vs is loaded.
+            {
+                name: `${name}-sysctl`,
+                concern: "sysctl",
+                object: "sysctl-director",
+                params: { NAME: "director", SETTINGS: directorSysctls(args.ipvs) },
+                after: [`${name}-ipvs-modules`],
+            },
+            ...args.vips.map((vip) => ({
+                name: `${name}-vip-${vip}`,
+                concern: "vip" as const,
+                object: `vip-${vip}`,
+                params: { VIP: vip, DEVICE: "@IFACE@", HOST_ROUTE: "no", ANNOUNCE: "yes" },
+                identity: [vip],
+                after: [`${name}-sysctl`],
+            })),
+        ],
+    };
+}
+
 /**
  * An LVS director: ipvsadm and the IPVS modules, the redirect/forwarding sysctls, and each VIP as a
- * /32 alias on the data-plane interface. All of it persists across reboots and is undone on delete.
+ * /32 alias on the data-plane interface, announced with gratuitous ARP. All of it persists across
+ * reboots and is undone on delete.
  */
 export class Director extends pulumi.ComponentResource {
     public readonly target: HostTarget;
@@ -54,14 +86,11 @@ export class Director extends pulumi.ComponentResource {
         super("lvs:index:Director", name, {}, opts);
         this.target = args.host;
         this.vips = args.vips;
-        const cmds = new HostCommands(this, args.host);
-        this.modules = cmds.add(`${name}-ipvs-modules`, "ipvs-modules", { MODULES: ipvsModules(args.schedulers) });
-        // net/ipv4/vs/* exists once ip_vs is loaded.
-        this.sysctl = cmds.add(`${name}-sysctl`, "sysctl", { NAME: "director", SETTINGS: directorSysctls(args.ipvs) }, [this.modules]);
-        for (const vip of args.vips) {
-            this.vipCommands[vip] = cmds.add(`${name}-vip-${vip}`, "vip", { VIP: vip, DEVICE: "@IFACE@", HOST_ROUTE: "no" }, [this.sysctl]);
-        }
-        this.live = cmds.live(name);
+        const { live, commands } = deployHostPlan(this, args.host, directorPlan(name, args));
+        this.live = live;
+        this.modules = commands[`${name}-ipvs-modules`];
+        this.sysctl = commands[`${name}-sysctl`];
+        for (const vip of args.vips) this.vipCommands[vip] = commands[`${name}-vip-${vip}`];
         this.registerOutputs({ host: args.host.spec.name, address: args.host.spec.address, vips: args.vips });
     }
 }

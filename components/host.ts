@@ -1,13 +1,14 @@
 /**
- * How a component reaches a host: one helper that turns a concern script and its parameters into a
- * `remote.Command` whose create/update run `bash -s apply` and whose delete runs `bash -s remove`,
- * with the rendered script on stdin.
+ * How a component reaches its host: a plan of host-script resources becomes one LiveState (which
+ * installs the component's toolkit, checks the host on refresh and schedules repairs) and one
+ * `remote.Command` per planned resource, whose create/update run `bash -s apply` and whose delete
+ * runs `bash -s remove` with the resource's few-line script on stdin.
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostSpec } from "./config";
 import { LiveConnection, LiveState } from "./liveState";
-import { commandLine, Concern, Params, renderScript } from "./script";
+import { commandLine, Concern, Kind, Params, renderScript, renderToolkit, ResourceScript, toolkitDir } from "./script";
 
 export interface HostTarget {
     /** The host as checked from the config. */
@@ -36,16 +37,6 @@ export function connectionArgs(target: HostTarget): command.types.input.remote.C
     };
 }
 
-/** The parameters every script receives, followed by the concern's own. */
-export function scriptParams(name: string, target: HostTarget, params: Params): Params {
-    return {
-        LVS_RESOURCE: name,
-        DATA_ADDRESS: target.spec.address,
-        DATA_IFACE: target.spec.interface ?? "",
-        ...params,
-    };
-}
-
 /** The same connection as a plain value for the LiveState provider (the key stays a secret). */
 export function liveConnection(target: HostTarget): pulumi.Output<LiveConnection> {
     const ssh = target.spec.ssh;
@@ -59,46 +50,131 @@ export function liveConnection(target: HostTarget): pulumi.Output<LiveConnection
     }));
 }
 
+/** One host-script resource of a component, before it is declared. */
+export interface PlannedCommand {
+    /** The Pulumi resource name: unique in the stack. */
+    name: string;
+    concern: Concern;
+    /** What it manages on the host (one owner per object): "vip-10.86.0.180", "ipvs-tcp-10.86.0.180-80". */
+    object: string;
+    params: Params;
+    /**
+     * The values that make it what it is: when one changes, the resource is replaced, so its remove
+     * runs first with the old parameters (nothing of the old one stays) and then the new one applies.
+     */
+    identity?: string[];
+    /** Earlier resources of this plan, or other components' resources, that it runs after. */
+    after?: (string | pulumi.Resource)[];
+    /**
+     * Earlier resources of this plan, or other components' commands, whose replacement replaces this
+     * one too, before them: a real server leaves its service (drained) before its mount is remade.
+     */
+    replacedWith?: (string | command.remote.Command)[];
+}
+
+export interface HostPlan {
+    /** The component's name: its resources' records on the host carry it. */
+    component: string;
+    /** The toolkit this component installs on its host; undefined when it uses another's (`lib`). */
+    kind?: Kind;
+    /** The toolkit folder its scripts use (`toolkitDir(kind)` unless it borrows another's). */
+    lib?: string;
+    /** What the component's refresh also looks for on the host beyond its own resources. */
+    inventory: "none" | "units" | "director";
+    /** Resources the LiveState needs first: the component whose toolkit it borrows. */
+    liveAfter?: pulumi.Input<pulumi.Resource>[];
+    commands: PlannedCommand[];
+}
+
+/** The parameters every script receives, followed by the resource's own. */
+export function hostParams(target: HostTarget, params: Params): Params {
+    return { DATA_ADDRESS: target.spec.address, DATA_IFACE: target.spec.interface ?? "", ...params };
+}
+
+/** A plan's resource as the script its command sends (pure: tests render plans with it). */
+export function plannedScript(plan: HostPlan, target: HostTarget, c: PlannedCommand): ResourceScript {
+    return {
+        resource: c.name,
+        component: plan.component,
+        concern: c.concern,
+        lib: planLib(plan),
+        object: c.object,
+        params: hostParams(target, c.params),
+    };
+}
+
+export function planLib(plan: HostPlan): string {
+    const lib = plan.lib ?? (plan.kind && toolkitDir(plan.kind));
+    if (!lib) throw new Error(`${plan.component}: a host plan needs a toolkit kind or the lib it borrows`);
+    return lib;
+}
+
+/** The LiveState's own script: the component's check over all its resources. */
+export function liveScript(plan: HostPlan, target: HostTarget): string {
+    return renderScript({
+        resource: `${plan.component}-live`,
+        component: plan.component,
+        concern: "live",
+        lib: planLib(plan),
+        object: "",
+        params: hostParams(target, { NAMES: plan.commands.map((c) => c.name), INVENTORY: plan.inventory }),
+    });
+}
+
+export interface HostResources {
+    live: LiveState;
+    commands: Record<string, command.remote.Command>;
+}
+
 /**
- * The remote commands of one component on one host. Each applies its concern's script (create and
- * update) and undoes it (delete); `live` then adds the LiveState that checks them all on refresh and
- * repairs drift.
+ * Declares a plan: its LiveState first (the toolkit must be on the host before any script runs),
+ * then each command, under `parent`, in the plan's order.
  */
-export class HostCommands {
-    private readonly scripts: [string, string][] = [];
-    private readonly commands: command.remote.Command[] = [];
-
-    constructor(
-        private readonly parent: pulumi.Resource,
-        private readonly target: HostTarget,
-    ) {}
-
-    add(name: string, concern: Concern, params: Params, dependsOn: pulumi.Input<pulumi.Resource>[] = []): command.remote.Command {
-        const user = this.target.spec.ssh.user;
-        const stdin = renderScript(concern, scriptParams(name, this.target, params));
-        const cmd = new command.remote.Command(
-            name,
+export function deployHostPlan(parent: pulumi.Resource, target: HostTarget, plan: HostPlan): HostResources {
+    const liveName = `${plan.component}-live`;
+    const live = new LiveState(
+        liveName,
+        {
+            connection: liveConnection(target),
+            resource: liveName,
+            component: plan.component,
+            toolkit: plan.kind ? renderToolkit(plan.kind) : undefined,
+            live: liveScript(plan, target),
+            names: plan.commands.map((c) => c.name),
+        },
+        { parent, dependsOn: plan.liveAfter },
+    );
+    const user = target.spec.ssh.user;
+    const commands: Record<string, command.remote.Command> = {};
+    const resolve = <T>(ref: string | T): T | command.remote.Command => {
+        if (typeof ref !== "string") return ref;
+        const c = commands[ref];
+        if (!c) throw new Error(`${plan.component}: ${ref} is not an earlier resource of this plan`);
+        return c;
+    };
+    for (const c of plan.commands) {
+        const script = plannedScript(plan, target, c);
+        const replacedWith = (c.replacedWith ?? []).map((r) => (resolve(r) as command.remote.Command).id);
+        commands[c.name] = new command.remote.Command(
+            c.name,
             {
-                connection: connectionArgs(this.target),
+                connection: connectionArgs(target),
                 create: commandLine("apply", user),
                 update: commandLine("apply", user),
                 delete: commandLine("remove", user),
-                stdin,
+                stdin: live.repairs.apply((r) => renderScript(script, r?.[c.name] ?? 0)),
+                triggers: [...(c.identity ?? []), ...replacedWith],
                 // The previous output would be passed with SSH setenv, which most sshd configs refuse.
                 addPreviousOutputInEnv: false,
             },
-            { parent: this.parent, dependsOn },
+            {
+                parent,
+                dependsOn: [live, ...(c.after ?? []).map((r) => resolve(r) as pulumi.Resource)],
+                // A replaced resource is removed (with its old parameters) before its successor
+                // applies: two resources never manage one thing on a host at the same time.
+                deleteBeforeReplace: true,
+            },
         );
-        this.scripts.push([name, stdin]);
-        this.commands.push(cmd);
-        return cmd;
     }
-
-    /** The component's LiveState, after all its commands. */
-    live(name: string): LiveState {
-        return new LiveState(`${name}-live`, { connection: liveConnection(this.target), scripts: this.scripts }, {
-            parent: this.parent,
-            dependsOn: this.commands,
-        });
-    }
+    return { live, commands };
 }

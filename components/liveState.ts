@@ -1,181 +1,72 @@
 /**
- * Drift: what a component's host really looks like, seen by `pulumi refresh` and repaired by `up`.
+ * A component's presence on its host: its toolkit, and what `pulumi refresh` sees there.
  *
- * `remote.Command` has no read, so a refresh cannot see a host that was changed by hand. Each
- * component therefore adds one `LiveState` resource (a dynamic provider) that holds the component's
- * rendered scripts. On refresh, its `read` runs every script with `check` over SSH (nothing is
- * changed) and records what differs in `desired`; the next update sees `desired` differ from the
- * program's "in sync" and runs the component's scripts with `apply`, in order, which repairs the
- * host. Plain `pulumi preview` and `up` never run `read`, so they never connect for this.
+ * `remote.Command` has no read, so a refresh cannot see a host that was changed by hand (pulumi-command
+ * #432). Each component therefore has one `LiveState` (a dynamic provider) that:
+ *  - on create/update installs the component's toolkit (lib.sh and its concern scripts) before any of
+ *    its commands runs, and on delete removes it after the last one;
+ *  - on refresh (`read`) runs the component's check over SSH: every resource against the parameters
+ *    its last apply recorded on the host, the toolkit's files, and what is ours but no longer in the
+ *    stack (a leftover resource or unit, an extra IPVS service or real server); nothing is changed.
+ *    What it finds becomes its inputs `desired` (readable) and `drifted` (which resources);
+ *  - on the next preview or up, `check` raises the repair count of each drifted resource; that count
+ *    is part of the resource's script (`LVS_REPAIR`), so exactly the drifted commands apply again, in
+ *    the graph's order, and the preview shows which. The toolkit and leftovers it repairs itself.
  *
- *   pulumi preview --refresh   # shows "<component>-live" as an update, with what drifted
- *   pulumi up --refresh        # repairs it
+ * Plain `pulumi preview` and `up` never run `read`, so they never connect for this.
+ *
+ *   pulumi preview --refresh --diff   # shows what drifted and which resources will apply again
+ *   pulumi up --refresh               # repairs it
+ *
+ * The provider's code is the package `lvs-dr-live` (components/live), required by name when Pulumi
+ * calls it: a dynamic provider is serialized into every resource's state (inputs and outputs), so
+ * the stub below keeps that to a few lines instead of the whole SSH client per resource.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { commandLine } from "./script";
+import { IN_SYNC, LiveConnection as Connection, LiveStateProps as Props } from "lvs-dr-live";
+import { Toolkit } from "./script";
 
-export const IN_SYNC = "in sync";
+export { IN_SYNC };
+export type LiveConnection = Connection;
+export type LiveStateProps = Props;
 
-export interface LiveConnection {
-    host: string;
-    port: number;
-    user: string;
-    privateKey: string;
-    hostKey: string;
-    proxy?: { host: string; port: number; user: string; privateKey: string; hostKey: string };
-}
-
-export interface LiveStateProps {
-    connection: LiveConnection;
-    /** The component's scripts in the order they are applied, as [resource name, script]. */
-    scripts: [string, string][];
-    /** IN_SYNC in the program; after a refresh that found drift, what differs. */
-    desired: string;
-}
-
-/**
- * What a `check` run reported: the drift lines (`lvs-dr NAME: drift: WHAT`) joined as one string,
- * or IN_SYNC. Pure, for tests.
- */
-export function summarizeChecks(outputs: string[]): string {
-    const drift = outputs.flatMap((out) =>
-        out
-            .split("\n")
-            .map((line) => /^lvs-dr (\S+): drift: (.*)$/.exec(line))
-            .filter((m): m is RegExpExecArray => m !== null)
-            .map((m) => `${m[1]}: ${m[2]}`),
-    );
-    return drift.length === 0 ? IN_SYNC : `drift: ${drift.join("; ")}`;
-}
-
-interface ScriptResult {
-    name: string;
-    code: number;
-    stdout: string;
-    stderr: string;
-}
-
-/**
- * Runs each script on the host over one SSH connection (`bash -s ACTION`, the script on stdin, with
- * `sudo -n` unless the user is root), in order, stopping at the first failure. The host key must be
- * the pinned one. Self-contained (it requires ssh2 itself) because Pulumi serializes the provider.
- */
-async function runScripts(conn: LiveConnection, scripts: [string, string][], action: "apply" | "check"): Promise<ScriptResult[]> {
-    const { Client } = require("ssh2");
-    const keyBlob = (line: string) => Buffer.from(line.trim().split(/\s+/)[1] ?? "", "base64");
-    const connect = (c: { host: string; port: number; user: string; privateKey: string; hostKey: string }, sock?: unknown) =>
-        new Promise<any>((resolve, reject) => {
-            const client = new Client();
-            const pinned = keyBlob(c.hostKey);
-            client
-                .on("ready", () => resolve(client))
-                .on("error", (e: Error) => reject(new Error(`ssh ${c.user}@${c.host}:${c.port}: ${e.message}`)))
-                .connect({
-                    host: c.host,
-                    port: c.port,
-                    username: c.user,
-                    privateKey: c.privateKey,
-                    sock,
-                    readyTimeout: 30_000,
-                    hostVerifier: (key: Buffer) => key.equals(pinned),
-                });
-        });
-    const exec = (client: any, command: string, input: string) =>
-        new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-            client.exec(command, (err: Error | undefined, stream: any) => {
-                if (err) return reject(err);
-                let stdout = "";
-                let stderr = "";
-                stream.on("data", (d: Buffer) => (stdout += d.toString()));
-                stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-                stream.on("close", (code: number | null) => resolve({ code: code ?? -1, stdout, stderr }));
-                stream.end(input);
-            });
-        });
-    let jump: any;
-    let sock: unknown;
-    if (conn.proxy) {
-        jump = await connect(conn.proxy);
-        sock = await new Promise((resolve, reject) =>
-            jump.forwardOut("127.0.0.1", 0, conn.host, conn.port, (e: Error | undefined, s: unknown) => (e ? reject(e) : resolve(s))),
-        );
-    }
-    const client = await connect(conn, sock);
-    const results: ScriptResult[] = [];
-    try {
-        const command = commandLine(action, conn.user);
-        for (const [name, script] of scripts) {
-            const r = await exec(client, command, script);
-            results.push({ name, ...r });
-            if (r.code !== 0) break;
-        }
-    } finally {
-        client.end();
-        jump?.end();
-    }
-    return results;
-}
-
-/** The inputs whose change makes an update: drift found by a refresh, new scripts, a new connection. */
-export function changedKeys(olds: LiveStateProps, news: LiveStateProps): (keyof LiveStateProps)[] {
-    return (["desired", "scripts", "connection"] as const).filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-}
-
-/** An update repairs the host only when a refresh recorded drift; new config is the commands' job. */
-export function needsRepair(olds: LiveStateProps, news: LiveStateProps): boolean {
-    return olds.desired !== news.desired;
-}
-
-/** The provider's methods; kept free of module-level state because Pulumi serializes them. */
+/* eslint-disable @typescript-eslint/no-var-requires */
 const provider: pulumi.dynamic.ResourceProvider = {
-    async create(inputs: LiveStateProps) {
-        return { id: `live-${inputs.connection.host}-${inputs.connection.port}-${inputs.scripts.length}`, outs: inputs };
-    },
-
-    async diff(_id: string, olds: LiveStateProps, news: LiveStateProps) {
-        const keys = changedKeys(olds, news);
-        return { changes: keys.length > 0, replaces: [], deleteBeforeReplace: false };
-    },
-
-    async update(_id: string, olds: LiveStateProps, news: LiveStateProps) {
-        // A change of config alone is applied by the component's commands, which run before this.
-        if (needsRepair(olds, news)) {
-            const results = await runScripts(news.connection, news.scripts, "apply");
-            const failed = results.find((r) => r.code !== 0);
-            if (failed) {
-                throw new Error(`repair of ${failed.name} failed (exit ${failed.code}):\n${failed.stdout}${failed.stderr}`);
-            }
-        }
-        return { outs: news };
-    },
-
-    async read(id: string, props: LiveStateProps) {
-        const results = await runScripts(props.connection, props.scripts, "check");
-        const failed = results.find((r) => r.code !== 0);
-        if (failed) throw new Error(`check of ${failed.name} failed (exit ${failed.code}):\n${failed.stdout}${failed.stderr}`);
-        const desired = summarizeChecks(results.map((r) => r.stdout));
-        const state = { ...props, desired };
-        return { id, props: state, inputs: state };
-    },
-
-    async delete() {
-        // The component's commands undo everything; this resource only observes.
-    },
+    check: (olds, news) => require("lvs-dr-live").provider.check(olds, news),
+    diff: (id, olds, news) => require("lvs-dr-live").provider.diff(id, olds, news),
+    create: (inputs) => require("lvs-dr-live").provider.create(inputs),
+    update: (id, olds, news) => require("lvs-dr-live").provider.update(id, olds, news),
+    read: (id, props) => require("lvs-dr-live").provider.read(id, props),
+    delete: (id, props) => require("lvs-dr-live").provider.delete(id, props),
 };
 
 export interface LiveStateArgs {
     connection: pulumi.Input<LiveConnection>;
-    scripts: [string, string][];
+    /** Its own name: the component's name + "-live". */
+    resource: string;
+    /** The component's name. */
+    component: string;
+    /** The toolkit it installs; absent for a component that uses another's (a VirtualService). */
+    toolkit?: Toolkit;
+    /** The component's check script (live.sh with its parameters). */
+    live: string;
+    /** The component's resources, in apply order. */
+    names: string[];
 }
 
 export class LiveState extends pulumi.dynamic.Resource {
-    public readonly desired!: pulumi.Output<string>;
+    /** IN_SYNC, or after a refresh that found drift, what differs. */
+    declare public readonly desired: pulumi.Output<string>;
+    /** After a refresh, the resources that drifted. */
+    declare public readonly drifted: pulumi.Output<string[]>;
+    /** Per resource of the component, how many times a refresh has had it repaired. */
+    declare public readonly repairs: pulumi.Output<Record<string, number>>;
 
     constructor(name: string, args: LiveStateArgs, opts: pulumi.CustomResourceOptions) {
         super(
             provider,
             name,
-            { connection: args.connection, scripts: args.scripts, desired: IN_SYNC },
+            { ...args, desired: IN_SYNC, drifted: [], repairs: {} },
             { ...opts, additionalSecretOutputs: ["connection"] },
         );
     }

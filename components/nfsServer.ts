@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { ExportSpec } from "./config";
-import { HostCommands, HostTarget } from "./host";
+import { deployHostPlan, HostPlan, HostTarget } from "./host";
 import { LiveState } from "./liveState";
 
 export interface NfsServerArgs {
@@ -21,6 +21,40 @@ export function exportLine(e: ExportSpec): string {
     return `${e.path} ${e.clients}(${e.options.join(",")})`;
 }
 
+/** The NFS server's host resources, in apply order (pure: the tests read it). */
+export function nfsServerPlan(name: string, args: Omit<NfsServerArgs, "host">): HostPlan {
+    return {
+        component: name,
+        kind: "nfs-server",
+        inventory: "units",
+        commands: [
+            { name: `${name}-server`, concern: "nfs-server", object: "nfs-server", params: {} },
+            ...args.exports.map((e) => {
+                const id = exportId(e.path);
+                const files = Object.keys(e.files).sort();
+                return {
+                    name: `${name}-export-${id}`,
+                    concern: "nfs-export" as const,
+                    object: `export-${id}`,
+                    params: {
+                        EXPORT_ID: id,
+                        EXPORT_PATH: e.path,
+                        CLIENTS: e.clients,
+                        OPTIONS: e.options.join(","),
+                        OWNER: e.owner,
+                        GROUP: e.group,
+                        MODE: e.mode,
+                        FILE_NAMES: files,
+                        FILE_CONTENTS: files.map((f) => e.files[f]),
+                    },
+                    identity: [e.path],
+                    after: [`${name}-server`],
+                };
+            }),
+        ],
+    };
+}
+
 /**
  * An NFS server: the server package and service, and each export (directory with owner and mode,
  * placed files, its own /etc/exports.d file). Deleting withdraws the exports; data stays.
@@ -35,24 +69,10 @@ export class NfsServer extends pulumi.ComponentResource {
     constructor(name: string, args: NfsServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvs:index:NfsServer", name, {}, opts);
         this.target = args.host;
-        const cmds = new HostCommands(this, args.host);
-        this.server = cmds.add(`${name}-server`, "nfs-server", {});
-        for (const e of args.exports) {
-            const id = exportId(e.path);
-            const files = Object.keys(e.files).sort();
-            this.exportCommands[e.path] = cmds.add(`${name}-export-${id}`, "nfs-export", {
-                EXPORT_ID: id,
-                EXPORT_PATH: e.path,
-                CLIENTS: e.clients,
-                OPTIONS: e.options.join(","),
-                OWNER: e.owner,
-                GROUP: e.group,
-                MODE: e.mode,
-                FILE_NAMES: files,
-                FILE_CONTENTS: files.map((f) => e.files[f]),
-            }, [this.server]);
-        }
-        this.live = cmds.live(name);
+        const { live, commands } = deployHostPlan(this, args.host, nfsServerPlan(name, args));
+        this.live = live;
+        this.server = commands[`${name}-server`];
+        for (const e of args.exports) this.exportCommands[e.path] = commands[`${name}-export-${exportId(e.path)}`];
         this.registerOutputs({
             host: args.host.spec.name,
             address: args.host.spec.address,

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MountSpec, WEB_SERVERS } from "./config";
-import { HostCommands, HostTarget } from "./host";
+import { deployHostPlan, HostPlan, HostTarget, PlannedCommand } from "./host";
 import { LiveState } from "./liveState";
 
 export interface RealServerMount {
@@ -43,6 +43,47 @@ export function mountOptions(options: string[]): string {
     return [...options.filter((o) => o !== "_netdev"), "_netdev"].join(",");
 }
 
+/** The resource name of a real server's mount. */
+export function mountName(host: string, mountPoint: string): string {
+    return `${host}-mount-${pathSlug(mountPoint)}`;
+}
+
+/** The real server's host resources, in apply order (pure: the tests read it). */
+export function realServerPlan(name: string, args: Omit<RealServerArgs, "host">): HostPlan {
+    const commands: PlannedCommand[] = [
+        { name: `${name}-arp`, concern: "sysctl", object: "sysctl-real-server", params: { NAME: "real-server", SETTINGS: realServerSysctls() } },
+        // The VIP goes on lo only once the host will not answer ARP for it.
+        ...args.vips.map((vip) => ({
+            name: `${name}-vip-${vip}`,
+            concern: "vip" as const,
+            object: `vip-${vip}`,
+            params: { VIP: vip, DEVICE: "lo", HOST_ROUTE: "yes", ANNOUNCE: "no" },
+            identity: [vip],
+            after: [`${name}-arp`],
+        })),
+        {
+            name: `${name}-web`,
+            concern: "web",
+            object: "web",
+            params: { WEB_SERVER: args.webServer, PORTS: args.ports, SERVES_NFS: args.mounts.length > 0 ? "yes" : "no" },
+        },
+        ...args.mounts.map(({ mount, export: exp }) => {
+            const source = `${mount.serverAddress}:${mount.export}`;
+            const options = mountOptions(mount.options);
+            return {
+                name: mountName(name, mount.path),
+                concern: "mount" as const,
+                object: `mount-${pathSlug(mount.path)}`,
+                params: { SERVER: mount.serverAddress, EXPORT: mount.export, MOUNT_POINT: mount.path, OPTIONS: options, WEB_SERVER: args.webServer },
+                // A new source or new options remake the mount: the real server leaves its services first.
+                identity: [mount.path, source, options],
+                after: [`${name}-web`, exp],
+            };
+        }),
+    ];
+    return { component: name, kind: "real-server", inventory: "units", commands };
+}
+
 /**
  * A real server in direct-routing mode: the ARP sysctls, then the VIP(s) on lo, the web server, and
  * the NFS mounts its content comes from. Everything persists across reboots and is undone on delete.
@@ -52,33 +93,19 @@ export class RealServer extends pulumi.ComponentResource {
     public readonly arp: command.remote.Command;
     public readonly vipCommands: Record<string, command.remote.Command> = {};
     public readonly web: command.remote.Command;
+    /** Mount commands by mount point. */
     public readonly mountCommands: Record<string, command.remote.Command> = {};
     public readonly live: LiveState;
 
     constructor(name: string, args: RealServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvs:index:RealServer", name, {}, opts);
         this.target = args.host;
-        const cmds = new HostCommands(this, args.host);
-        this.arp = cmds.add(`${name}-arp`, "sysctl", { NAME: "real-server", SETTINGS: realServerSysctls() });
-        for (const vip of args.vips) {
-            // The VIP goes on lo only once the host will not answer ARP for it.
-            this.vipCommands[vip] = cmds.add(`${name}-vip-${vip}`, "vip", { VIP: vip, DEVICE: "lo", HOST_ROUTE: "yes" }, [this.arp]);
-        }
-        this.web = cmds.add(`${name}-web`, "web", {
-            WEB_SERVER: args.webServer,
-            PORTS: args.ports,
-            SERVES_NFS: args.mounts.length > 0 ? "yes" : "no",
-        });
-        for (const { mount, export: exp } of args.mounts) {
-            this.mountCommands[mount.path] = cmds.add(`${name}-mount-${pathSlug(mount.path)}`, "mount", {
-                SERVER: mount.serverAddress,
-                EXPORT: mount.export,
-                MOUNT_POINT: mount.path,
-                OPTIONS: mountOptions(mount.options),
-                WEB_SERVER: args.webServer,
-            }, [this.web, exp]);
-        }
-        this.live = cmds.live(name);
+        const { live, commands } = deployHostPlan(this, args.host, realServerPlan(name, args));
+        this.live = live;
+        this.arp = commands[`${name}-arp`];
+        for (const vip of args.vips) this.vipCommands[vip] = commands[`${name}-vip-${vip}`];
+        this.web = commands[`${name}-web`];
+        for (const { mount } of args.mounts) this.mountCommands[mount.path] = commands[mountName(name, mount.path)];
         this.registerOutputs({
             host: args.host.spec.name,
             address: args.host.spec.address,

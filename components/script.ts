@@ -1,17 +1,19 @@
 /**
- * Host scripts: real `.sh` files under `components/scripts/`, sent on stdin to `bash -s`.
+ * Host scripts: real `.sh` files under `components/scripts/`.
  *
- * A rendered script is: a header, the parameters as safely quoted shell assignments, the shared
- * library (`lib.sh`), the concern's script, and a call to its `apply` or `remove` function chosen by
- * the command line (`bash -s apply` / `bash -s remove`). Config text is never pasted into shell code:
- * every value goes through `shellQuote`.
+ * Each component installs a toolkit on its host (the shared library `lib.sh` and the concern scripts
+ * its resources use) through its LiveState, once. A resource's command then sends only a few lines
+ * on stdin: its parameters as safely quoted shell assignments and a call into the installed library
+ * (`. "$LVS_LIB/lib.sh" && lvs_main ACTION`). So the Pulumi state holds each script once per host
+ * rather than once per resource, a change of the library updates one resource per host, and a
+ * preview diff of a resource shows just the parameter lines that changed (`- WEIGHT='1'`). Each
+ * resource's text names the SHA-256 of its concern script, so a new version of that script makes
+ * exactly its resources apply again. Config text is never pasted into shell code: every value goes
+ * through `shellQuote`.
  */
-import * as fs from "fs";
-import * as path from "path";
+import { readScript, renderParams, sha256 } from "lvs-dr-live";
 
-export const SCRIPT_DIR = path.join(__dirname, "scripts");
-
-/** The host scripts, one per concern. */
+/** The concern scripts: one per thing a resource manages on a host, plus `live` (a component's check). */
 export const CONCERNS = [
     "ipvs-modules",
     "sysctl",
@@ -22,64 +24,99 @@ export const CONCERNS = [
     "mount",
     "nfs-server",
     "nfs-export",
+    "live",
 ] as const;
 export type Concern = (typeof CONCERNS)[number];
+
+/** What a component's toolkit is for; each kind has its own folder on the host. */
+export type Kind = "director" | "real-server" | "nfs-server";
+
+/** The concern scripts each kind of toolkit carries. A VirtualService uses its director's. */
+export const KIND_CONCERNS: Record<Kind, readonly Concern[]> = {
+    director: ["ipvs-modules", "sysctl", "vip", "ipvs-service", "ipvs-real", "live"],
+    "real-server": ["sysctl", "vip", "web", "mount", "live"],
+    "nfs-server": ["nfs-server", "nfs-export", "live"],
+};
+
+/** Where toolkits live on a host: one folder per kind. */
+export const TOOLKIT_ROOT = "/usr/local/lib/lvs-dr";
+export function toolkitDir(kind: Kind): string {
+    return `${TOOLKIT_ROOT}/${kind}`;
+}
 
 export type ParamValue = string | number | readonly string[];
 export type Params = Record<string, ParamValue>;
 
-/** Quote `s` for bash so that it is read back as exactly `s`. */
-export function shellQuote(s: string): string {
-    if (s.includes("\0")) throw new Error("a shell parameter cannot contain a NUL byte");
-    return `'${s.replace(/'/g, `'\\''`)}'`;
+// Quoting, parameter rendering and reading the scripts live in lvs-dr-live (plain JavaScript), which
+// the LiveState provider also runs: one implementation of each.
+export { readScript, renderParams, sha256, shellQuote, SCRIPT_DIR } from "lvs-dr-live";
+
+/** One resource's script, as its command sends it on stdin. */
+export interface ResourceScript {
+    /** The Pulumi resource name (LVS_RESOURCE), also the name of its record on the host. */
+    resource: string;
+    /** The component it belongs to (LVS_COMPONENT). */
+    component: string;
+    concern: Concern;
+    /** The toolkit folder on the host that holds lib.sh and the concern. */
+    lib: string;
+    /** What the resource manages on the host (LVS_OBJECT); "" when nothing of its own. */
+    object: string;
+    /** The concern's parameters (and DATA_ADDRESS, DATA_IFACE). */
+    params: Params;
 }
 
-const PARAM_NAME = /^[A-Z][A-Z0-9_]*$/;
-
-/** `NAME='value'` lines (arrays as `NAME=('a' 'b')`), sorted by name so the text is stable. */
-export function renderParams(params: Params): string {
-    return Object.keys(params)
-        .sort()
-        .map((key) => {
-            if (!PARAM_NAME.test(key)) throw new Error(`invalid shell parameter name ${JSON.stringify(key)}`);
-            const v = params[key];
-            if (Array.isArray(v)) return `${key}=(${v.map((x) => shellQuote(x)).join(" ")})`;
-            if (typeof v === "number" && !Number.isInteger(v)) throw new Error(`parameter ${key} must be an integer`);
-            return `${key}=${shellQuote(String(v))}`;
-        })
-        .join("\n");
-}
-
-const cache = new Map<string, string>();
-export function readScript(file: string): string {
-    let text = cache.get(file);
-    if (text === undefined) {
-        text = fs.readFileSync(path.join(SCRIPT_DIR, file), "utf8");
-        cache.set(file, text);
-    }
-    return text;
-}
-
-/** A file's text without its shebang, for concatenation into a larger script. */
-function body(text: string): string {
-    return text.replace(/^#!.*\n/, "").trim();
-}
-
-/** The full text sent on stdin for one concern. */
-export function renderScript(concern: Concern, params: Params): string {
+/**
+ * The text a resource's command sends on stdin. `repair` is the LiveState's repair count for it: a
+ * refresh that found the resource drifted raises it, so the command's text changes and it applies
+ * again (the preview shows `- LVS_REPAIR='0'` / `+ LVS_REPAIR='1'`).
+ */
+export function renderScript(s: ResourceScript, repair = 0): string {
+    const own = {
+        ...s.params,
+        LVS_RESOURCE: s.resource,
+        LVS_COMPONENT: s.component,
+        LVS_CONCERN: s.concern,
+        LVS_LIB: s.lib,
+        LVS_OBJECT: s.object,
+    };
+    const names = Object.keys(own).sort();
+    const params = { ...own, LVS_PARAMS: names, LVS_REPAIR: repair };
     return [
         "#!/usr/bin/env bash",
-        `# lvs-dr ${concern}: generated by Pulumi; run as: bash -s apply|remove|check`,
+        `# lvs-dr ${s.concern} (${s.resource}): generated by Pulumi; run as: bash -s apply|remove|check`,
+        `# ${s.concern}.sh sha256:${sha256(readScript(`${s.concern}.sh`)).slice(0, 16)}`,
         "# shellcheck disable=SC2034",
         renderParams(params),
-        body(readScript("lib.sh")),
-        body(readScript(`${concern}.sh`)),
-        'lvs_main "${1:-apply}"',
+        `[ -r "$LVS_LIB/lib.sh" ] || { echo "lvs-dr $LVS_RESOURCE: error: $LVS_LIB/lib.sh is missing; pulumi up --refresh installs it again" >&2; exit 1; }`,
+        `. "$LVS_LIB/lib.sh" && lvs_main "\${1:-apply}"`,
         "",
     ].join("\n");
 }
 
-/** The command line that runs the script from stdin; `sudo -n` when the SSH user is not root. */
-export function commandLine(action: "apply" | "remove" | "check", user: string): string {
-    return `${user === "root" ? "" : "sudo -n "}bash -s ${action}`;
+/**
+ * A toolkit as its LiveState handles it: which files, by hash. Only the hashes are in the state: the
+ * provider (lvs-dr-live) reads the files from components/scripts when it installs them, after
+ * checking they are the ones hashed here.
+ */
+export interface Toolkit {
+    dir: string;
+    /** File name -> SHA-256 of its text: what a diff and a refresh compare. */
+    files: Record<string, string>;
+    /** Lists the installed files with their hashes (they are world-readable). */
+    check: string;
 }
+
+/** The toolkit of a kind of component: lib.sh and the kind's concerns, in `toolkitDir(kind)`. */
+export function renderToolkit(kind: Kind): Toolkit {
+    const names = ["lib.sh", ...KIND_CONCERNS[kind].map((c) => `${c}.sh`)];
+    const dir = toolkitDir(kind);
+    return {
+        dir,
+        files: Object.fromEntries(names.map((n) => [n, sha256(readScript(n))])),
+        check: `sha256sum -- ${dir}/* 2>/dev/null || true\n`,
+    };
+}
+
+/** The command line that runs a script from stdin; `sudo -n` when the SSH user is not root. */
+export { commandLine } from "lvs-dr-live";

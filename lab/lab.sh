@@ -134,15 +134,24 @@ make_keys() {
 		ssh-keygen -q -t ed25519 -N '' -C "lvs-dr-lab" -f "$KEY"
 		log "new lab SSH key: $KEY"
 	fi
-	local name
+	local name type
 	for name in "${VMS[@]}"; do
-		[ -s "$STATE/hostkeys/$name" ] ||
-			ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$STATE/hostkeys/$name"
+		for type in "${KEY_TYPES[@]}"; do
+			[ -s "$(host_key_file "$name" "$type")" ] ||
+				ssh-keygen -q -t "$type" -N '' -C "root@$name" -f "$(host_key_file "$name" "$type")"
+		done
 	done
 	write_known_hosts
 }
 
-host_key() { cut -d' ' -f1,2 "$STATE/hostkeys/$1.pub"; }
+# Each VM has a host key of every type a default OpenSSH install has, so the stack can pin any of them.
+KEY_TYPES=(ed25519 ecdsa rsa)
+# The type each VM is pinned by in the stack config: not all ed25519, so that every key type the
+# program accepts is exercised by the end-to-end tests.
+declare -A VM_PIN=([client]=ed25519 [director]=ed25519 [web1]=ed25519 [web2]=ecdsa [nfs]=ed25519 [web3]=ed25519)
+host_key_file() { echo "$STATE/hostkeys/$1-$2"; }
+# host_key NAME [TYPE]: the public host key line ("TYPE BASE64"); TYPE defaults to ed25519.
+host_key() { cut -d' ' -f1,2 "$(host_key_file "$1" "${2:-ed25519}").pub"; }
 
 write_known_hosts() {
 	local name
@@ -161,11 +170,14 @@ make_seed() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	cp "$KEY.pub" "$dir/authorized_keys"
-	cp "$STATE/hostkeys/$name" "$dir/ssh_host_ed25519_key"
-	cp "$STATE/hostkeys/$name.pub" "$dir/ssh_host_ed25519_key.pub"
+	local type
+	for type in "${KEY_TYPES[@]}"; do
+		cp "$(host_key_file "$name" "$type")" "$dir/ssh_host_${type}_key"
+		cp "$(host_key_file "$name" "$type").pub" "$dir/ssh_host_${type}_key.pub"
+	done
 	echo "$name" >"$dir/hostname"
 	echo "${VM_IP[$name]}/$PREFIX" >"$dir/ip"
-	chmod 0600 "$dir/ssh_host_ed25519_key"
+	chmod 0600 "$dir"/ssh_host_*_key
 	mkfs.ext4 -q -F -L labseed -O ^has_journal -d "$dir" "$img.tmp" 4M >/dev/null
 	chmod 0600 "$img.tmp"
 	mv -f "$img.tmp" "$img"
@@ -364,7 +376,7 @@ write_stack_config() {
 				      ssh:
 				        host: 127.0.0.1
 				        port: $(vm_port "$name")
-				        hostKey: "$(host_key "$name")"
+				        hostKey: "$(host_key "$name" "${VM_PIN[$name]}")"
 			EOF
 		done
 		cat <<-EOF
@@ -586,7 +598,7 @@ cmd_reboot() {
 }
 
 cmd_config() {
-	if [ ! -s "$STATE/lab.env" ] || [ ! -s "$STATE/hostkeys/${VMS[0]}.pub" ]; then
+	if [ ! -s "$STATE/lab.env" ] || [ ! -s "$(host_key_file "${VMS[0]}" ed25519).pub" ]; then
 		die "no lab at $STATE: run lab/lab.sh up"
 	fi
 	lock

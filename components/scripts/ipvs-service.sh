@@ -18,6 +18,7 @@ live_line() {
 }
 
 restore_unit() { printf 'lvs-dr-ipvs-%s.service\n' "$SERVICE_ID"; }
+lvs_units() { restore_unit; }
 
 # When the scheduler changes, the kernel unbinds the old one, waits for an RCU grace period, then
 # binds the new one; a connection that arrives in between finds no scheduler and IPVS answers it with
@@ -64,11 +65,12 @@ lvs_apply() {
     mkdir -p "$dir"
     printf '%s\n' "$want" | write_file "$dir/00-service.rules" 0644 || true
     cat <<UNIT | unit_install "$(restore_unit)" || true
-# Managed by lvs-dr: restores IPVS service $(service_addr) ($PROTOCOL) and its real servers at boot.
+# Managed by lvs-dr: restores IPVS service $(service_addr) ($PROTOCOL) and its real servers at boot,
+# before the VIP comes up, so that the first packet for the VIP is balanced, not refused.
 [Unit]
 Description=lvs-dr IPVS service $SERVICE_ID
-After=systemd-modules-load.service network-online.target
-Wants=network-online.target
+After=systemd-modules-load.service
+Before=lvs-dr-vip-$VIP.service
 
 [Service]
 Type=oneshot

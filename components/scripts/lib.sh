@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
-# lvs-dr shared library: rendered ahead of every concern script.
-# A concern defines lvs_apply, lvs_remove and lvs_check; lvs_main runs one of them and reports what
-# changed (apply, remove) or what differs from the desired state (check, which changes nothing).
-# Parameters every script receives: LVS_RESOURCE (the Pulumi resource name), DATA_ADDRESS, DATA_IFACE (may be empty).
-# Everything we record about a host's previous state lives under /var/lib/lvs-dr.
+# lvs-dr shared library, installed on each host (in LVS_LIB, by the component's LiveState) and
+# sourced by every resource's script. A resource's script is a few lines Pulumi renders: its
+# parameters as quoted assignments, then `. "$LVS_LIB/lib.sh" && lvs_main ACTION`. lvs_main sources
+# the concern (LVS_LIB/LVS_CONCERN.sh), which defines lvs_apply, lvs_remove and lvs_check (and
+# lvs_units when it owns systemd units), runs one of them and reports what changed (apply, remove)
+# or what differs from the desired state (check, which changes nothing).
+#
+# Parameters every resource's script has: LVS_RESOURCE (the Pulumi resource name), LVS_COMPONENT
+# (its component), LVS_CONCERN, LVS_LIB, LVS_OBJECT (what it manages on the host, like
+# vip-10.86.0.180; empty when it manages nothing of its own), LVS_PARAMS (the names of all its
+# parameters), DATA_ADDRESS, DATA_IFACE (may be empty), and the concern's own.
+#
+# Everything we record about a host lives under /var/lib/lvs-dr:
+#   resources/NAME.def  the parameters of resource NAME as last applied (what `check` compares with)
+#   owners/OBJECT       the resource that manages OBJECT now; a remove by any other resource leaves
+#                       OBJECT alone (a renamed host or service is created before the old one goes)
+#   sysctl/ services/ firewall/ selinux/ exports/: what a host had before we changed it
 set -euo pipefail
 umask 022
 export LC_ALL=C
@@ -24,26 +36,39 @@ lvs_cleanup() {
 }
 trap lvs_cleanup EXIT
 
-say() { printf 'lvs-dr %s: %s\n' "$LVS_RESOURCE" "$*"; }
+# Everything a script says goes to its output (the Pulumi command's stdout) and to the system log,
+# so `journalctl -t lvs-dr` on a host shows every run and every change, whatever the client kept.
+journal() { logger -t lvs-dr -- "$*" 2>/dev/null || true; }
+say() {
+    printf 'lvs-dr %s: %s\n' "$LVS_RESOURCE" "$*"
+    journal "$LVS_RESOURCE: $*"
+}
 changed() {
     echo >>"$LVS_CHANGES"
     say "changed: $*"
 }
 drift() {
     echo "$*" >>"$LVS_DRIFT"
-    say "drift: $*"
+    printf 'lvs-dr %s: drift: %s\n' "$LVS_RESOURCE" "$*"
 }
 fail() {
     printf 'lvs-dr %s: error: %s\n' "$LVS_RESOURCE" "$*" >&2
+    journal "$LVS_RESOURCE: error: $*"
     exit 1
 }
 
 lvs_main() {
     [ "$(id -u)" -eq 0 ] || fail "must run as root (use an SSH user with passwordless sudo)"
-    # An audit trail in the system log: journalctl -t lvs-dr shows every run on this host.
-    logger -t lvs-dr -- "$LVS_RESOURCE: $1" 2>/dev/null || true
+    # One line per run: `journalctl -t lvs-dr -g '^run '` counts the host scripts that ran.
+    journal "run $LVS_RESOURCE $1"
+    [ -r "$LVS_LIB/$LVS_CONCERN.sh" ] || fail "$LVS_LIB/$LVS_CONCERN.sh is missing; pulumi up --refresh reinstalls it"
+    # shellcheck disable=SC1090 # the concern, installed beside this library
+    . "$LVS_LIB/$LVS_CONCERN.sh"
     case "$1" in
         check)
+            if [ -n "$LVS_OBJECT" ] && [ "$(owner_of "$LVS_OBJECT")" != "$LVS_RESOURCE" ]; then
+                drift "$LVS_OBJECT is not recorded as managed by this resource (owner: $(owner_of "$LVS_OBJECT"))"
+            fi
             lvs_check
             if [ -s "$LVS_DRIFT" ]; then
                 say "check: $(wc -l <"$LVS_DRIFT") difference(s)"
@@ -52,9 +77,23 @@ lvs_main() {
             fi
             return
             ;;
-        apply) lvs_apply ;;
+        apply)
+            lvs_apply
+            if [ -n "$LVS_OBJECT" ]; then
+                owner_take
+                def_save
+            fi
+            ;;
         remove)
-            lvs_remove
+            local owner=""
+            [ -z "$LVS_OBJECT" ] || owner=$(owner_of "$LVS_OBJECT")
+            if [ -n "$owner" ] && [ "$owner" != "$LVS_RESOURCE" ]; then
+                say "$LVS_OBJECT is managed by $owner now: left in place"
+            else
+                lvs_remove
+                [ -z "$LVS_OBJECT" ] || rm -f "$LVS_STATE/owners/$LVS_OBJECT"
+            fi
+            rm -f "$LVS_STATE/resources/$LVS_RESOURCE.def"
             # Our bookkeeping folders go once nothing of ours is left in them.
             find "$LVS_STATE" "$LVS_ETC" -depth -type d -empty -delete 2>/dev/null || true
             ;;
@@ -69,18 +108,63 @@ lvs_main() {
     fi
 }
 
-# write_file PATH MODE: write stdin to PATH (atomically) unless it already holds exactly that.
+# owner_of OBJECT: the resource recorded as managing OBJECT (empty when none is).
+owner_of() { cat "$LVS_STATE/owners/$1" 2>/dev/null || true; }
+
+owner_take() {
+    local was
+    was=$(owner_of "$LVS_OBJECT")
+    [ "$was" = "$LVS_RESOURCE" ] && return 0
+    mkdir -p "$LVS_STATE/owners"
+    printf '%s\n' "$LVS_RESOURCE" | write_file "$LVS_STATE/owners/$LVS_OBJECT" 0644 quiet
+    [ -z "$was" ] || say "took over $LVS_OBJECT from $was"
+}
+
+# def_save: record this resource's parameters as applied (what its check compares the host with).
+def_save() {
+    mkdir -p "$LVS_STATE/resources"
+    {
+        echo "# lvs-dr: the parameters of $LVS_RESOURCE as last applied (written by its apply)"
+        declare -p "${LVS_PARAMS[@]}"
+    } | write_file "$LVS_STATE/resources/$LVS_RESOURCE.def" 0600 quiet || true
+}
+
+# write_file PATH MODE [quiet] [owner=USER:GROUP]: write stdin to PATH unless it already holds exactly
+# that (content, mode and owner); returns 0 when it wrote. The text goes to a temporary file beside
+# PATH, gets its mode and owner, and is renamed over PATH, so a reader (a web server, systemd, an NFS
+# client) sees the old file or the new one, never a part of either.
+# "quiet": our own bookkeeping, not a change to report.
 write_file() {
-    local path=$1 mode=$2 tmp
+    local path=$1 mode=$2 quiet=no owner="" opt tmp
+    shift 2
+    for opt in "$@"; do
+        case "$opt" in
+            quiet) quiet=yes ;;
+            owner=*) owner=${opt#owner=} ;;
+        esac
+    done
     tmp=$(mktemp "${path%/*}/.lvs-dr.XXXXXX")
-    cat >"$tmp"
-    chmod "$mode" "$tmp"
-    if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+    if ! cat >"$tmp" || ! chmod "$mode" "$tmp" || { [ -n "$owner" ] && ! chown "$owner" "$tmp"; }; then
+        rm -f "$tmp"
+        fail "could not write $path"
+    fi
+    if [ -f "$path" ] && [ "$(stat -c '%a %U:%G' "$path")" = "$(stat -c '%a %U:%G' "$tmp")" ] && cmp -s "$tmp" "$path"; then
         rm -f "$tmp"
         return 1
     fi
     mv -f "$tmp" "$path"
-    changed "wrote $path"
+    [ "$quiet" = yes ] || changed "wrote $path"
+}
+
+# record PATH: our own bookkeeping under $LVS_STATE, written atomically from stdin (never reported).
+record() {
+    mkdir -p "${1%/*}"
+    write_file "$1" 0600 quiet || true
+}
+
+# record_add PATH LINE: append LINE to a bookkeeping file (atomically: the whole file is rewritten).
+record_add() {
+    { cat "$1" 2>/dev/null || true; printf '%s\n' "$2"; } | record "$1"
 }
 
 # check_file PATH: report drift unless PATH holds exactly stdin.
@@ -119,6 +203,29 @@ remove_file() {
     fi
 }
 
+# dir_ensure PATH: create PATH when it is missing, remembering the topmost folder created, so that
+# dir_release PATH takes away exactly what we made (and only while nothing is in it).
+dir_ensure() {
+    [ -d "$1" ] && return 0
+    local top=$1
+    while [ ! -d "${top%/*}" ]; do top=${top%/*}; done
+    printf '%s\n' "$top" | record "$LVS_STATE/dirs/$(systemd-escape --path "$1")"
+    mkdir -p "$1"
+    changed "created $1"
+}
+
+dir_release() {
+    local rec top
+    rec="$LVS_STATE/dirs/$(systemd-escape --path "$1")"
+    [ -f "$rec" ] || return 0
+    top=$(cat "$rec")
+    if [ -d "$top" ] && [ -z "$(find "$top" -mindepth 1 -not -type d -print -quit)" ] && ! findmnt -n --mountpoint "$1" >/dev/null; then
+        find "$top" -depth -type d -empty -delete
+        changed "removed $top (lvs-dr created it)"
+    fi
+    rm -f "$rec"
+}
+
 # data_iface: the data-plane interface: DATA_IFACE when given, else the one holding DATA_ADDRESS.
 data_iface() {
     local iface
@@ -130,6 +237,19 @@ data_iface() {
     iface=$(ip -o -4 addr show | awk -v a="$DATA_ADDRESS" '{ split($4, p, "/"); if (p[1] == a) { print $2; exit } }')
     [ -n "$iface" ] || fail "no interface holds the data-plane address $DATA_ADDRESS; set the host's 'interface' in the config"
     printf '%s\n' "$iface"
+}
+
+# garp_command DEV ADDRESS: the command line (one word per line) that announces ADDRESS on DEV with
+# gratuitous ARP, so neighbours that cached another MAC for it (a replaced director) update at once;
+# nothing when no arping is installed. Debian's and RHEL's two arpings take different options.
+garp_command() {
+    local bin
+    bin=$(command -v arping 2>/dev/null) || return 0
+    if "$bin" -h 2>&1 | grep -q -- '-I <device>\|-I device'; then
+        printf '%s\n' "$bin" -q -U -c 2 -I "$1" "$2"   # iputils arping
+    else
+        printf '%s\n' "$bin" -q -U -c 2 -i "$1" -S "$2" "$2"   # Thomas Habets' arping
+    fi
 }
 
 # --- packages ----------------------------------------------------------------------------------
@@ -192,16 +312,23 @@ pkg_ensure() {
 # svc_ensure TAG UNIT: enable and start UNIT; the first time, remember whether it was enabled and
 # running before (or not installed at all) so that svc_restore TAG puts it back.
 svc_ensure() {
-    local tag=$1 unit=$2 prev="$LVS_STATE/services/$1"
-    mkdir -p "$LVS_STATE/services"
+    local unit=$2 prev="$LVS_STATE/services/$1"
     if [ ! -f "$prev" ]; then
         {
             printf 'unit=%s\n' "$unit"
             printf 'enabled=%s\n' "$(systemctl is-enabled "$unit" 2>/dev/null || true)"
             printf 'active=%s\n' "$(systemctl is-active "$unit" 2>/dev/null || true)"
-        } >"$prev"
+        } | record "$prev"
     fi
     unit_enable "$unit" start
+}
+
+# svc_absent TAG UNIT PACKAGE: before PACKAGE is installed (whose own scripts may enable and start
+# UNIT), record that UNIT did not exist, so svc_restore TAG stops and disables it again.
+svc_absent() {
+    if [ ! -f "$LVS_STATE/services/$1" ] && ! pkg_installed "$3"; then
+        printf 'unit=%s\nenabled=absent\nactive=absent\n' "$2" | record "$LVS_STATE/services/$1"
+    fi
 }
 
 # svc_restore TAG: put the unit back to how svc_ensure TAG first found it.
@@ -243,14 +370,22 @@ unit_install() {
     return 1
 }
 
+# unit_remove NAME: stop and disable our unit NAME, then delete it (and its drop-in folder).
 unit_remove() {
     local name=$1
     if [ -f "/etc/systemd/system/$name" ]; then
         systemctl disable --quiet --now "$name" 2>/dev/null || true
         rm -f "/etc/systemd/system/$name"
+        rm -rf "/etc/systemd/system/$name.d"
         systemctl daemon-reload
+        systemctl reset-failed "$name" 2>/dev/null || true
         changed "removed unit $name"
     fi
+}
+
+# unit_check_absent NAME: report drift if our unit NAME exists or runs (for what must be gone).
+unit_check_absent() {
+    [ ! -e "/etc/systemd/system/$1" ] || drift "unit $1 exists"
 }
 
 # --- kernel settings ---------------------------------------------------------------------------
@@ -262,11 +397,9 @@ sysctl_ensure() {
     local name=$1 kv key val cur
     shift
     local prev="$LVS_STATE/sysctl/$name.prev" dropin="/etc/sysctl.d/90-lvs-dr-$name.conf"
-    mkdir -p "$LVS_STATE/sysctl"
-    touch "$prev"
     # Keys set by an earlier run but no longer wanted go back to their old value.
     local recorded=()
-    mapfile -t recorded <"$prev"
+    [ ! -f "$prev" ] || mapfile -t recorded <"$prev"
     for kv in "${recorded[@]}"; do
         key=${kv%%=*}
         val=${kv#*=}
@@ -275,8 +408,7 @@ sysctl_ensure() {
         for want in "$@"; do [ "${want%%=*}" = "$key" ] && wanted=yes; done
         if [ "$wanted" = no ]; then
             if [ -e "/proc/sys/$key" ]; then printf '%s\n' "$val" >"/proc/sys/$key"; fi
-            awk -F= -v k="$key" '$1 != k' "$prev" >"$prev.new"
-            mv "$prev.new" "$prev"
+            awk -F= -v k="$key" '$1 != k' "$prev" | record "$prev"
             changed "restored $key=$val"
         fi
     done
@@ -285,8 +417,8 @@ sysctl_ensure() {
         val=${kv#*=}
         [ -e "/proc/sys/$key" ] || fail "kernel setting $key does not exist"
         cur=$(cat "/proc/sys/$key")
-        if ! awk -F= -v k="$key" '$1 == k { found = 1 } END { exit !found }' "$prev"; then
-            printf '%s=%s\n' "$key" "$cur" >>"$prev"
+        if ! awk -F= -v k="$key" '$1 == k { found = 1 } END { exit !found }' "$prev" 2>/dev/null; then
+            record_add "$prev" "$key=$cur"
         fi
         if [ "$cur" != "$val" ]; then
             printf '%s\n' "$val" >"/proc/sys/$key"
@@ -330,22 +462,36 @@ fw_backend() {
     fi
 }
 
-# fw_allow TAG PORT/PROTO...: open just these ports when a firewall is active; remember the rules we
-# added (not those that were already there) so that fw_revoke TAG removes exactly them.
-fw_allow() {
-    local tag=$1 rule backend
+# fw_open RULE: whether RULE (PORT/PROTO) is open in the active firewall's permanent rules.
+fw_open() {
+    case "$(fw_backend)" in
+        firewalld) firewall-cmd --quiet --permanent --query-port="$1" ;;
+        ufw) ufw show added 2>/dev/null | grep -qxF "ufw allow $1" ;;
+        *) return 0 ;;
+    esac
+}
+
+# fw_sync TAG PORT/PROTO...: open exactly these ports for TAG when a firewall is active. Rules we
+# added earlier (recorded under TAG, never those that were there before us) that are no longer
+# wanted are closed again, so a changed service port leaves no old rule behind.
+fw_sync() {
+    local tag=$1 rule backend b r
     shift
     local added="$LVS_STATE/firewall/$tag"
+    if [ -f "$added" ]; then
+        while read -r b r; do
+            [[ " $* " == *" $r "* ]] || fw_close "$b" "$r"
+        done <"$added"
+        awk -v want=" $* " 'index(want, " " $2 " ") > 0' "$added" | record "$added"
+    fi
     backend=$(fw_backend)
-    mkdir -p "$LVS_STATE/firewall"
-    touch "$added"
     for rule in "$@"; do
         case "$backend" in
             firewalld)
                 if ! firewall-cmd --quiet --permanent --query-port="$rule"; then
                     firewall-cmd --quiet --permanent --add-port="$rule"
                     firewall-cmd --quiet --add-port="$rule"
-                    printf 'firewalld %s\n' "$rule" >>"$added"
+                    record_add "$added" "firewalld $rule"
                     changed "opened $rule in firewalld"
                 elif ! firewall-cmd --quiet --query-port="$rule"; then
                     firewall-cmd --quiet --add-port="$rule"
@@ -353,9 +499,9 @@ fw_allow() {
                 fi
                 ;;
             ufw)
-                if ! ufw show added 2>/dev/null | grep -qxF "ufw allow $rule"; then
+                if ! fw_open "$rule"; then
                     ufw allow "$rule" >/dev/null
-                    printf 'ufw %s\n' "$rule" >>"$added"
+                    record_add "$added" "ufw $rule"
                     changed "opened $rule in ufw"
                 fi
                 ;;
@@ -367,22 +513,35 @@ fw_allow() {
     done
 }
 
+# fw_check TAG PORT/PROTO...: report drift when a wanted port is not open in the active firewall, or
+# a rule lvs-dr added for TAG is no longer wanted.
+fw_check() {
+    local tag=$1 rule b r
+    shift
+    for rule in "$@"; do fw_open "$rule" || drift "$rule is not open in $(fw_backend)"; done
+    if [ -f "$LVS_STATE/firewall/$tag" ]; then
+        while read -r b r; do
+            [[ " $* " == *" $r "* ]] || drift "$r is still open in $b (added by lvs-dr, no longer wanted)"
+        done <"$LVS_STATE/firewall/$tag"
+    fi
+}
+
+fw_close() {
+    case "$1" in
+        firewalld)
+            firewall-cmd --quiet --permanent --remove-port="$2" || true
+            firewall-cmd --quiet --remove-port="$2" || true
+            ;;
+        ufw) ufw delete allow "$2" >/dev/null || true ;;
+    esac
+    changed "closed $2 in $1"
+}
+
+# fw_revoke TAG: close every rule lvs-dr added for TAG.
 fw_revoke() {
     local added="$LVS_STATE/firewall/$1" backend rule
     [ -f "$added" ] || return 0
-    while read -r backend rule; do
-        case "$backend" in
-            firewalld)
-                firewall-cmd --quiet --permanent --remove-port="$rule" || true
-                firewall-cmd --quiet --remove-port="$rule" || true
-                changed "closed $rule in firewalld"
-                ;;
-            ufw)
-                ufw delete allow "$rule" >/dev/null || true
-                changed "closed $rule in ufw"
-                ;;
-        esac
-    done <"$added"
+    while read -r backend rule; do fw_close "$backend" "$rule"; done <"$added"
     rm -f "$added"
 }
 
@@ -393,8 +552,7 @@ selinux_bool_on() {
     local tag=$1 bool=$2 cur
     command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled || return 0
     cur=$(getsebool "$bool" | awk '{ print $NF }')
-    mkdir -p "$LVS_STATE/selinux"
-    [ -f "$LVS_STATE/selinux/$tag" ] || printf '%s %s\n' "$bool" "$cur" >"$LVS_STATE/selinux/$tag"
+    [ -f "$LVS_STATE/selinux/$tag" ] || printf '%s %s\n' "$bool" "$cur" | record "$LVS_STATE/selinux/$tag"
     if [ "$cur" != on ]; then
         setsebool -P "$bool" on
         changed "set SELinux boolean $bool on"

@@ -2,13 +2,21 @@
 # An NFS mount on a real server, held by a systemd mount unit of ours (mounted now and at boot, after
 # the network), with the web server ordered after it so it never serves an empty mount point.
 # Remove unmounts and removes our units only: no file on the NFS share or under the mount point is
-# deleted. Parameters: SERVER (address), EXPORT, MOUNT_POINT, OPTIONS (comma list), WEB_SERVER.
+# deleted, and the web server keeps running. A change of source or options replaces this resource:
+# the real server is drained from its services first (Pulumi deletes its IPVS entries before this
+# resource and adds them back after), so no request meets the remount.
+# Parameters: SERVER (address), EXPORT, MOUNT_POINT, OPTIONS (comma list), WEB_SERVER.
 
 mount_unit() { systemd-escape --path --suffix=mount "$MOUNT_POINT"; }
 web_dropin() {
     local unit
     case "$(pkg_name "$WEB_SERVER")" in apache2) unit=apache2.service ;; *) unit=httpd.service ;; esac
     printf '/etc/systemd/system/%s.d/lvs-dr-%s.conf\n' "$unit" "$(mount_unit)"
+}
+
+lvs_units() {
+    mount_unit
+    web_dropin | sed 's|^/etc/systemd/system/||'
 }
 
 lvs_apply() {
@@ -23,10 +31,7 @@ lvs_apply() {
     if [ -n "$current" ] && [ "$current" != "$source" ] && [ ! -f "/etc/systemd/system/$unit" ]; then
         fail "$MOUNT_POINT is already a mount of $current, not of lvs-dr"
     fi
-    if [ ! -d "$MOUNT_POINT" ]; then
-        mkdir -p "$MOUNT_POINT"
-        changed "created mount point $MOUNT_POINT"
-    fi
+    dir_ensure "$MOUNT_POINT"
     local restart=no
     if cat <<UNIT | unit_install "$unit"; then restart=yes; fi
 # Managed by lvs-dr: pulumi destroy unmounts and removes this unit (the files on the share stay).
@@ -67,12 +72,19 @@ lvs_check() {
 }
 
 lvs_remove() {
-    local unit
+    local unit dropin
     unit=$(mount_unit)
-    remove_file "$(web_dropin)"
+    dropin=$(web_dropin)
+    # The web server no longer requires the mount before the mount stops (systemd would stop it too).
+    if [ -e "$dropin" ]; then
+        remove_file "$dropin"
+        rmdir "${dropin%/*}" 2>/dev/null || true
+        systemctl daemon-reload
+    fi
     unit_remove "$unit"
     if findmnt -n --mountpoint "$MOUNT_POINT" -o SOURCE | grep -qxF "$SERVER:$EXPORT"; then
         umount "$MOUNT_POINT"
         changed "unmounted $MOUNT_POINT"
     fi
+    dir_release "$MOUNT_POINT"
 }

@@ -3,8 +3,9 @@
 # placed in it, and its line in /etc/exports.d/lvs-dr-EXPORT_ID.exports (other exports are left
 # alone). Remove withdraws the export and puts back the directory's previous owner and mode; the
 # directory and every file in it stay.
-# Parameters: EXPORT_ID, EXPORT_PATH, CLIENTS, OPTIONS (comma list), OWNER, GROUP, MODE,
-# FILE_NAMES and FILE_CONTENTS (arrays of the same length).
+# Parameters: EXPORT_ID, EXPORT_PATH, CLIENTS, OPTIONS (comma list), OWNER, GROUP, MODE (four octal
+# digits, special bits included: 2775 keeps the group on new files), FILE_NAMES and FILE_CONTENTS
+# (arrays of the same length).
 
 exports_file() { printf '/etc/exports.d/lvs-dr-%s.exports\n' "$EXPORT_ID"; }
 exports_text() {
@@ -12,18 +13,27 @@ exports_text() {
         "$EXPORT_PATH" "$CLIENTS" "$OPTIONS"
 }
 is_exported() { exportfs -v | awk -v p="$EXPORT_PATH" '$1 == p { found = 1 } END { exit !found }'; }
+prev_record() { printf '%s/exports/%s.prev\n' "$LVS_STATE" "$EXPORT_ID"; }
+
+# The directory's mode as a number, special bits (setuid, setgid, sticky) included.
+dir_mode() { echo $((8#$(stat -c '%a' "$EXPORT_PATH"))); }
+
+# set_mode MODE: exactly MODE, special bits included. GNU chmod keeps a directory's setgid bit for a
+# plain "0755"; a fifth digit ("00755") states all of them.
+set_mode() { chmod "0$(printf '%04o' $((8#$1)))" "$EXPORT_PATH"; }
 
 lvs_apply() {
-    local prev="$LVS_STATE/exports/$EXPORT_ID.prev" cur i
-    mkdir -p "$LVS_STATE/exports" /etc/exports.d
+    local prev cur i
+    prev=$(prev_record)
+    [ -d /etc/exports.d ] || fail "/etc/exports.d is missing (the NFS server resource creates it)"
     id -u "$OWNER" >/dev/null 2>&1 || fail "user $OWNER does not exist on this host"
     getent group "$GROUP" >/dev/null || fail "group $GROUP does not exist on this host"
     if [ ! -d "$EXPORT_PATH" ]; then
         mkdir -p "$EXPORT_PATH"
-        [ -f "$prev" ] || echo "created" >"$prev"
+        [ -f "$prev" ] || echo "created" | record "$prev"
         changed "created $EXPORT_PATH"
     elif [ ! -f "$prev" ]; then
-        stat -c '%U:%G %a' "$EXPORT_PATH" >"$prev"
+        stat -c '%U:%G %a' "$EXPORT_PATH" | record "$prev"
     fi
     cur=$(stat -c '%U:%G' "$EXPORT_PATH")
     if [ "$cur" != "$OWNER:$GROUP" ]; then
@@ -31,14 +41,13 @@ lvs_apply() {
         changed "owner of $EXPORT_PATH: $cur -> $OWNER:$GROUP"
     fi
     cur=$(stat -c '%a' "$EXPORT_PATH")
-    if [ "$((8#$cur))" -ne "$((8#$MODE))" ]; then
-        chmod "$MODE" "$EXPORT_PATH"
+    if [ "$(dir_mode)" -ne "$((8#$MODE))" ]; then
+        set_mode "$MODE"
         changed "mode of $EXPORT_PATH: $cur -> $MODE"
     fi
+    # Each file is written beside itself under a temporary name and renamed into place.
     for i in "${!FILE_NAMES[@]}"; do
-        if printf '%s' "${FILE_CONTENTS[$i]}" | write_file "$EXPORT_PATH/${FILE_NAMES[$i]}" 0644; then
-            chown "$OWNER:$GROUP" "$EXPORT_PATH/${FILE_NAMES[$i]}"
-        fi
+        printf '%s' "${FILE_CONTENTS[$i]}" | write_file "$EXPORT_PATH/${FILE_NAMES[$i]}" 0644 "owner=$OWNER:$GROUP" || true
     done
     if exports_text | write_file "$(exports_file)" 0644; then
         exportfs -ra
@@ -54,7 +63,7 @@ lvs_check() {
     is_exported || drift "$EXPORT_PATH is not exported"
     if [ -d "$EXPORT_PATH" ]; then
         [ "$(stat -c '%U:%G' "$EXPORT_PATH")" = "$OWNER:$GROUP" ] || drift "$EXPORT_PATH is not owned by $OWNER:$GROUP"
-        [ "$((8#$(stat -c '%a' "$EXPORT_PATH")))" -eq "$((8#$MODE))" ] || drift "$EXPORT_PATH does not have mode $MODE"
+        [ "$(dir_mode)" -eq "$((8#$MODE))" ] || drift "$EXPORT_PATH has mode $(stat -c '%a' "$EXPORT_PATH") (want $MODE)"
         for i in "${!FILE_NAMES[@]}"; do
             printf '%s' "${FILE_CONTENTS[$i]}" | check_file "$EXPORT_PATH/${FILE_NAMES[$i]}"
         done
@@ -64,7 +73,8 @@ lvs_check() {
 }
 
 lvs_remove() {
-    local prev="$LVS_STATE/exports/$EXPORT_ID.prev" old_owner old_mode
+    local prev old_owner old_mode
+    prev=$(prev_record)
     if [ -f "$(exports_file)" ]; then
         rm -f "$(exports_file)"
         exportfs -ra
@@ -74,7 +84,7 @@ lvs_remove() {
         read -r old_owner old_mode <"$prev"
         if [ "$old_owner" != created ]; then
             chown "$old_owner" "$EXPORT_PATH"
-            chmod "$old_mode" "$EXPORT_PATH"
+            set_mode "$old_mode"
             changed "restored owner $old_owner and mode $old_mode of $EXPORT_PATH"
         fi
     fi

@@ -4,22 +4,21 @@
 # Parameters: none beyond the common ones.
 
 lvs_apply() {
-    mkdir -p "$LVS_STATE/services"
-    if [ ! -f "$LVS_STATE/services/nfs-server" ] && ! pkg_installed "$(pkg_name nfs-server)"; then
-        printf 'unit=nfs-server.service\nenabled=absent\nactive=absent\n' >"$LVS_STATE/services/nfs-server"
-    fi
+    svc_absent nfs-server nfs-server.service "$(pkg_name nfs-server)"
     pkg_ensure nfs-server
-    mkdir -p /etc/exports.d
+    dir_ensure /etc/exports.d
     svc_ensure nfs-server nfs-server.service
-    fw_allow nfs-server 2049/tcp
+    fw_sync nfs-server 2049/tcp
 }
 
 lvs_check() {
     pkg_installed "$(pkg_name nfs-server)" || drift "package $(pkg_name nfs-server) is not installed"
     check_unit nfs-server.service active
+    fw_check nfs-server 2049/tcp
 }
 
 lvs_remove() {
     fw_revoke nfs-server
     svc_restore nfs-server
+    dir_release /etc/exports.d
 }

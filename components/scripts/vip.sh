@@ -2,20 +2,33 @@
 # A virtual IP as a /32 on a device (the director's data interface, or lo on a real server), held by
 # a systemd unit of ours so that it comes back at boot without rc.local or distribution network files.
 # Parameters: VIP, DEVICE ("@IFACE@" for the data-plane interface, or lo), HOST_ROUTE (yes: also add
-# the host route "VIP dev DEVICE", as the recipe's `route add -host` does).
+# the host route "VIP dev DEVICE", as the recipe's `route add -host` does), ANNOUNCE (yes: send
+# gratuitous ARP whenever the address comes up, as a director must: neighbours may have cached the
+# MAC of the host that held the VIP before).
 
 vip_unit() { printf 'lvs-dr-vip-%s.service\n' "$VIP"; }
+vip_device() { if [ "$DEVICE" = "@IFACE@" ]; then data_iface; else printf '%s\n' "$DEVICE"; fi; }
+has_vip() { ip -o -4 addr show dev "$1" | awk '{ print $4 }' | grep -qxF "$VIP/32"; }
+
+lvs_units() { vip_unit; }
 
 lvs_apply() {
-    local dev unit ip_bin
-    dev=$DEVICE
-    [ "$dev" != "@IFACE@" ] || dev=$(data_iface)
+    local dev unit ip_bin garp=()
+    dev=$(vip_device)
     unit=$(vip_unit)
     ip_bin=$(command -v ip)
-    local route_start="" route_stop=""
+    local route_start="" route_stop="" garp_line=""
     if [ "$HOST_ROUTE" = yes ]; then
         route_start="ExecStartPost=$ip_bin route replace $VIP/32 dev $dev"
         route_stop="ExecStopPost=-$ip_bin route del $VIP/32 dev $dev"
+    fi
+    if [ "$ANNOUNCE" = yes ]; then
+        mapfile -t garp < <(garp_command "$dev" "$VIP")
+        if [ "${#garp[@]}" -gt 0 ]; then
+            garp_line="ExecStartPost=-${garp[*]}"
+        else
+            say "warning: no arping installed: neighbours learn the VIP's new MAC only when their ARP entry expires"
+        fi
     fi
     local old=/etc/systemd/system/$unit
     if [ -f "$old" ] && ! grep -q "dev $dev\$" "$old" && systemctl is-active --quiet "$unit"; then
@@ -35,6 +48,7 @@ Type=oneshot
 RemainAfterExit=yes
 ExecStart=$ip_bin address replace $VIP/32 dev $dev
 ${route_start}
+${garp_line}
 ExecStop=-$ip_bin address del $VIP/32 dev $dev
 ${route_stop}
 
@@ -42,9 +56,10 @@ ${route_stop}
 WantedBy=multi-user.target
 UNIT
     unit_enable "$unit" start
-    if ! ip -o -4 addr show dev "$dev" | awk '{ print $4 }' | grep -qxF "$VIP/32"; then
+    if ! has_vip "$dev"; then
         "$ip_bin" address replace "$VIP/32" dev "$dev"
         changed "re-added $VIP/32 on $dev (it had been removed)"
+        if [ "${#garp[@]}" -gt 0 ]; then "${garp[@]}" >/dev/null 2>&1 || true; fi
     fi
     if [ "$HOST_ROUTE" = yes ] && ! ip route show "$VIP/32" dev "$dev" | grep -q .; then
         "$ip_bin" route replace "$VIP/32" dev "$dev"
@@ -54,19 +69,17 @@ UNIT
 
 lvs_check() {
     local dev
-    dev=$DEVICE
-    [ "$dev" != "@IFACE@" ] || dev=$(data_iface)
+    dev=$(vip_device)
     check_unit "$(vip_unit)"
-    ip -o -4 addr show dev "$dev" | awk '{ print $4 }' | grep -qxF "$VIP/32" || drift "$VIP/32 is not on $dev"
+    has_vip "$dev" || drift "$VIP/32 is not on $dev"
     if [ "$HOST_ROUTE" = yes ] && ! ip route show "$VIP/32" dev "$dev" | grep -q .; then
         drift "no host route $VIP dev $dev"
     fi
 }
 
 lvs_remove() {
-    local unit dev
-    unit=$(vip_unit)
-    unit_remove "$unit"
+    local dev
+    unit_remove "$(vip_unit)"
     # Whatever the unit did not take away (it was not running) goes too, on every device.
     for dev in $(ip -o -4 addr show | awk -v a="$VIP/32" '$4 == a { print $2 }'); do
         ip address del "$VIP/32" dev "$dev"

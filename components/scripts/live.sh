@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# A component's view of its host, run by its LiveState: `check` (on pulumi refresh) compares every
+# resource of the component with the host, from the parameters its last apply recorded, and looks
+# for what is ours but no longer wanted; `apply` (on the update after a refresh found some) removes
+# those leftovers. It changes nothing else: a drifted resource is repaired by its own command, which
+# the LiveState schedules to run again. `remove` (when the LiveState is deleted, after every resource
+# of the component) removes the component's toolkit, this script included.
+# Parameters: NAMES (the component's resources, in apply order), INVENTORY (none; units: also look
+# for lvs-dr systemd units that no resource on this host claims; director: that, and IPVS services
+# and real servers on this host's VIPs that no resource claims).
+
+defs_dir() { printf '%s/resources\n' "$LVS_STATE"; }
+
+# in_def DEF COMMAND...: run COMMAND in a subshell holding the resource's recorded parameters and its
+# concern's functions (each resource in its own, so concerns cannot see each other's definitions).
+in_def() {
+    local def=$1
+    shift
+    (
+        # shellcheck disable=SC1090 # a definition written by def_save
+        . "$def"
+        # shellcheck disable=SC1090 # the concern of that resource
+        . "$LVS_LIB/$LVS_CONCERN.sh"
+        "$@"
+    )
+}
+def_var() { in_def "$1" eval "printf '%s\n' \"\${$2:-}\""; }
+
+wanted() {
+    local n
+    for n in "${NAMES[@]}"; do [ "$n" = "$1" ] && return 0; done
+    return 1
+}
+
+# leftovers: this component's resources that were applied here and are no longer in the stack.
+leftovers() {
+    local def
+    for def in "$(defs_dir)"/*.def; do
+        [ -e "$def" ] || continue
+        [ "$(def_var "$def" LVS_COMPONENT)" = "$LVS_COMPONENT" ] || continue
+        wanted "$(def_var "$def" LVS_RESOURCE)" || printf '%s\n' "$def"
+    done
+}
+
+# The lvs-dr systemd units and drop-ins on this host (paths under /etc/systemd/system).
+our_units() {
+    local f
+    for f in /etc/systemd/system/lvs-dr-*.service /etc/systemd/system/*.d/lvs-dr-*.conf /etc/systemd/system/*.mount; do
+        [ -f "$f" ] || continue
+        case "$f" in
+            *.mount) grep -q '^# Managed by lvs-dr' "$f" || continue ;;
+        esac
+        printf '%s\n' "${f#/etc/systemd/system/}"
+    done
+}
+
+# Units claimed by any resource applied on this host (whatever its component).
+claimed_units() {
+    local def
+    for def in "$(defs_dir)"/*.def; do
+        [ -e "$def" ] || continue
+        in_def "$def" sh_units 2>/dev/null || true
+    done
+}
+sh_units() { if declare -F lvs_units >/dev/null; then lvs_units; fi; }
+
+unclaimed_units() {
+    local claimed u
+    claimed=$(claimed_units)
+    our_units | while read -r u; do
+        grep -qxF "$u" <<<"$claimed" || printf '%s\n' "$u"
+    done
+}
+
+# IPVS: what the resources on this host want, as `ipvsadm -S -n` names it.
+ipvs_wanted() {
+    local def
+    for def in "$(defs_dir)"/*.def; do
+        [ -e "$def" ] || continue
+        case "$(def_var "$def" LVS_CONCERN)" in
+            ipvs-service) in_def "$def" sh_ipvs_key service ;;
+            ipvs-real) in_def "$def" sh_ipvs_key real ;;
+            vip) in_def "$def" sh_vip ;;
+        esac
+    done
+}
+sh_ipvs_key() {
+    local flag=-t
+    [ "$PROTOCOL" != udp ] || flag=-u
+    if [ "$1" = service ]; then
+        printf 'service %s %s:%s\n' "$flag" "$VIP" "$PORT"
+    else
+        printf 'real %s %s:%s %s:%s\n' "$flag" "$VIP" "$PORT" "$REAL_ADDRESS" "$REAL_PORT"
+    fi
+}
+sh_vip() { printf 'vip %s\n' "$VIP"; }
+
+# Lines "service FLAG VIP:PORT" and "real FLAG VIP:PORT ADDR:PORT" in the IPVS table on one of our
+# VIPs that no resource wants.
+ipvs_extras() {
+    command -v ipvsadm >/dev/null 2>&1 || return 0
+    local wanted
+    wanted=$(ipvs_wanted)
+    ipvsadm -S -n | awk -v wanted="$wanted" '
+        BEGIN {
+            n = split(wanted, lines, "\n")
+            for (i = 1; i <= n; i++) {
+                split(lines[i], w, " ")
+                if (w[1] == "vip") vip[w[2]] = 1
+                else want[lines[i]] = 1
+            }
+        }
+        {
+            split($3, a, ":")
+            if (!(a[1] in vip)) next
+            if ($1 == "-A" && !(("service " $2 " " $3) in want)) print "service " $2 " " $3
+            if ($1 == "-a" && !(("real " $2 " " $3 " " $5) in want)) print "real " $2 " " $3 " " $5
+        }'
+}
+
+lvs_check() {
+    local name def rc
+    for name in "${NAMES[@]}"; do
+        def="$(defs_dir)/$name.def"
+        if [ ! -f "$def" ]; then
+            printf 'lvs-dr %s: drift: not applied on this host (no record of its last apply)\n' "$name"
+            continue
+        fi
+        rc=0
+        in_def "$def" check_one || rc=$?
+        [ "$rc" -eq 0 ] || printf 'lvs-dr %s: drift: its check failed (exit %s): journalctl -t lvs-dr\n' "$name" "$rc"
+    done
+    while read -r def; do
+        [ -n "$def" ] && drift "leftover: $(def_var "$def" LVS_RESOURCE) (applied on this host, no longer in the stack)"
+    done < <(leftovers)
+    [ "$INVENTORY" != none ] || return 0
+    local u
+    while read -r u; do
+        [ -n "$u" ] && drift "leftover unit: /etc/systemd/system/$u (no resource of this stack claims it)"
+    done < <(unclaimed_units)
+    [ "$INVENTORY" = director ] || return 0
+    local line
+    while read -r line; do
+        [ -n "$line" ] && drift "extra IPVS $line (not in the stack)"
+    done < <(ipvs_extras)
+}
+
+# check_one: the check of one resource, with its own drift record (we are in its subshell).
+check_one() {
+    LVS_DRIFT=$(mktemp)
+    LVS_CHANGES=$(mktemp)
+    local rc=0
+    lvs_main check || rc=$?
+    rm -f "$LVS_DRIFT" "$LVS_CHANGES"
+    return "$rc"
+}
+
+prune_unit() {
+    local unit=$1 path=/etc/systemd/system/$1
+    case "$unit" in
+        *.d/*)
+            rm -f "$path"
+            rmdir "${path%/*}" 2>/dev/null || true
+            systemctl daemon-reload
+            changed "removed drop-in $path"
+            ;;
+        lvs-dr-ipvs-*.service)
+            unit_remove "$unit"
+            local id=${unit#lvs-dr-ipvs-}
+            id=${id%.service}
+            if [ -d "$LVS_ETC/ipvs/$id" ]; then
+                rm -rf "${LVS_ETC:?}/ipvs/$id"
+                changed "removed $LVS_ETC/ipvs/$id"
+            fi
+            ;;
+        *) unit_remove "$unit" ;;
+    esac
+}
+
+prune_ipvs() {
+    local kind flag service real
+    while read -r kind flag service real; do
+        case "$kind" in
+            service)
+                ipvsadm -D "$flag" "$service"
+                changed "deleted extra IPVS service $flag $service"
+                ;;
+            real)
+                ipvsadm -d "$flag" "$service" -r "$real" 2>/dev/null || true
+                changed "deleted extra real server $real of $flag $service"
+                ;;
+        esac
+    done
+}
+
+lvs_apply() {
+    local def u
+    while read -r def; do
+        [ -n "$def" ] || continue
+        in_def "$def" lvs_main remove
+    done < <(leftovers)
+    [ "$INVENTORY" != none ] || return 0
+    while read -r u; do
+        [ -n "$u" ] && prune_unit "$u"
+    done < <(unclaimed_units)
+    if [ "$INVENTORY" = director ]; then ipvs_extras | prune_ipvs; fi
+}
+
+lvs_remove() {
+    local owner
+    owner=$(cat "$LVS_LIB/.owner" 2>/dev/null || true)
+    if [ -n "$owner" ] && [ "$owner" != "$LVS_COMPONENT" ]; then
+        say "$LVS_LIB belongs to $owner now: left in place"
+        return 0
+    fi
+    rm -rf "${LVS_LIB:?}"
+    rmdir "${LVS_LIB%/*}" 2>/dev/null || true
+    changed "removed $LVS_LIB"
+}
