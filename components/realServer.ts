@@ -38,9 +38,16 @@ export function pathSlug(p: string): string {
     return p === "/" ? "root" : p.slice(1).replace(/\//g, "-");
 }
 
-/** The mount options written to the mount unit: the user's, plus _netdev. */
+/**
+ * The mount options written to the mount unit: the user's, plus _netdev, and lookupcache=none unless
+ * the user chose a lookup cache. A file lvs-dr replaces on the NFS server is renamed over the old
+ * one; with the kernel's default lookup cache a web server may still stat the old file (its size)
+ * and read the new one for a few seconds, and send a torn reply.
+ */
 export function mountOptions(options: string[]): string {
-    return [...options.filter((o) => o !== "_netdev"), "_netdev"].join(",");
+    const own = options.filter((o) => o !== "_netdev");
+    const cache = own.some((o) => o.split("=")[0] === "lookupcache") ? [] : ["lookupcache=none"];
+    return [...own, ...cache, "_netdev"].join(",");
 }
 
 /** The resource name of a real server's mount. */

@@ -19,6 +19,8 @@ export interface Registered {
     inputs: Record<string, any>;
     /** Top-level inputs that reached the engine as secrets. */
     secretInputs: string[];
+    /** The deleteBeforeReplace option. */
+    deleteBeforeReplace: boolean;
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -91,6 +93,7 @@ export async function runProgram(values: Record<string, unknown>, opts: { withKe
                 custom: req.getCustom(),
                 parent: req.getParent() ? urnName(req.getParent()) : "",
                 dependencies: req.getDependenciesList().map(urnName),
+                deleteBeforeReplace: req.getDeletebeforereplace(),
                 inputs: reveal(inputsByName.get(`${req.getType()}::${req.getName()}`) ?? {}),
                 secretInputs: Object.entries(inputsByName.get(`${req.getType()}::${req.getName()}`) ?? {})
                     .filter(([, v]) => isSecret(v))

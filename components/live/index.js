@@ -388,5 +388,6 @@ module.exports = {
     needsPrune,
     toolkitDrift,
     hostKeyAlgorithms,
+    onHost,
     provider,
 };

@@ -6,6 +6,11 @@ import { ConfigError, parseClusterConfig, RawConfig } from "../../components/con
 import { FAKE_PRIVATE_KEY, runProgram, stackValues } from "../harness";
 
 type Values = Record<string, any>;
+// Real public keys (ssh-keygen -t rsa / -t ecdsa), so that only the type can be what is refused.
+const RSA_KEY =
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCmKrT5jBYh0wUkLpaSae65H0rOyzDZmluBH8Vtq3mgXusADit2ODmp0eGK398JynFJk0m9ASWf4ZRRbu+lgVx9NZw1By3mdS9LSleHsrCsModvFO7KvXPcO+Ri8Z/1Ym8geGYFuc2m1NS21GXpzdTFVDdAI30CvsCjshbT4gInEKfHNmHVt7AE1tzIUakshZ61WpWyh0sX8qd11Ydgluk5B2gWX/g8UZuYz4d3ByAH8kuwTyKr41yKgUMR8pJvI3MZ220LiMhmMyDeAB7R0jaUUpyOrBJRb8mn4TqHBWS/9+f1EV1LAegd1i+gLjoXp/LEWV/HI0SUJFr29SmzWkfT";
+const ECDSA_KEY =
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBznkdMNhF4yZSdxHKx6bx3xgqqDkvZzqWgP3LPsEnVgu0K1zXBYBe6s2KiSEI31rNHtquNM0VquRkdLeQFwP3U=";
 const dev = (): Values => JSON.parse(JSON.stringify(stackValues("dev")));
 
 /** The raw config for `values` with the SSH key set as a secret (`key: null` leaves it unset). */
@@ -93,7 +98,34 @@ const cases: Array<[string, (v: Values) => void, RegExp]> = [
     ["an unknown IPVS knob", (v) => (v.director.ipvs = { expireNodestConnn: true }), /lvs-dr:director\.ipvs\.expireNodestConnn: unknown field/],
     ["a conn_reuse_mode out of range", (v) => (v.director.ipvs = { connReuseMode: 7 }), /lvs-dr:director\.ipvs\.connReuseMode: 7/],
     ["the same service twice", (v) => v.services.push({ ...v.services[0], name: "web2" }), /lvs-dr:services\[1\]: tcp\/192\.168\.86\.180:80 is already defined by services\[0\]/],
+    // What would break a host: refused at preview, naming the field.
+    ["a mount over /", (v) => (v.mounts[0].path = "/"), /lvs-dr:mounts\[0\]\.path: \/ is a system folder: mounting over it would hide what the host needs/],
+    ["a mount over /etc", (v) => (v.mounts[0].path = "/etc"), /lvs-dr:mounts\[0\]\.path: \/etc is a system folder/],
+    ["a mount over /usr", (v) => (v.mounts[0].path = "/usr"), /lvs-dr:mounts\[0\]\.path: \/usr is a system folder/],
+    ["a mount over /var/lib", (v) => (v.mounts[0].path = "/var/lib"), /lvs-dr:mounts\[0\]\.path: \/var\/lib is a system folder/],
+    ["a mount inside /etc", (v) => (v.mounts[0].path = "/etc/ssh"), /lvs-dr:mounts\[0\]\.path: \/etc\/ssh is inside \/etc, which belongs to the system/],
+    ["a mount inside /proc", (v) => (v.mounts[0].path = "/proc/x"), /lvs-dr:mounts\[0\]\.path: \/proc\/x is inside \/proc/],
+    ["an export of /", (v) => (v.nfsServers[0].exports[1].path = "/"), /lvs-dr:nfsServers\[0\]\.exports\[1\]\.path: "\/" would export the NFS server's whole filesystem/],
+    ["a VIP that is the director network's address", (v) => { v.director.vips = ["192.168.86.0"]; v.services[0].vip = "192.168.86.0"; }, /lvs-dr:director\.vips\[0\]: VIP 192\.168\.86\.0 is the network address of the director's network 192\.168\.86\.0\/24/],
+    ["a VIP that is the director network's broadcast address", (v) => { v.director.vips = ["192.168.86.255"]; v.services[0].vip = "192.168.86.255"; }, /lvs-dr:director\.vips\[0\]: VIP 192\.168\.86\.255 is the broadcast address of the director's network 192\.168\.86\.0\/24/],
+    ["a world-writable export (the recipe's chmod 777)", (v) => (v.nfsServers[0].exports[1].mode = "0777"), /lvs-dr:nfsServers\[0\]\.exports\[1\]\.mode: "0777" lets every user on the NFS server and every squashed client write to \/opt\/kgc; give writers a group instead .*set lvs-dr:nfsServers\[0\]\.exports\[1\]\.worldWritable: true/],
+    ["a world-writable export with the sticky bit", (v) => (v.nfsServers[0].exports[1].mode = "1777"), /lvs-dr:nfsServers\[0\]\.exports\[1\]\.mode: "1777" lets every user/],
+    ["two mounts whose names would collide", (v) => { v.mounts.push({ ...v.mounts[0], path: "/srv/a-b" }, { ...v.mounts[0], path: "/srv/a/b" }); }, /lvs-dr:mounts\[3\]\.path: \/srv\/a\/b and mounts\[2\]\.path \/srv\/a-b on "web1" differ only in \/ versus -/],
+    // Host keys: an RSA pin would fail every connection of pulumi-command 1.2.1 to OpenSSH 8.8+.
+    ["an RSA host key", (v) => (v.hosts.nfs.ssh.hostKey = RSA_KEY), /lvs-dr:hosts\.nfs\.ssh\.hostKey: "ssh-rsa AAAA.*" is an RSA host key, which the command provider can only verify with SHA-1 signatures \(ssh-rsa\) that OpenSSH 8\.8\+ refuses; pin the host's ed25519 or ECDSA key instead/],
+    ["a blank host key", (v) => (v.hosts.nfs.ssh.hostKey = " "), /lvs-dr:hosts\.nfs\.ssh\.hostKey: " " must be a public host key like "ssh-ed25519 AAAA\.\.\."/],
 ];
+
+test("an ECDSA host key is accepted as a pin", () => {
+    expect(problems((v) => (v.hosts.nfs.ssh.hostKey = ECDSA_KEY))).toEqual([]);
+});
+
+test("a world-writable export is accepted when it says so, and a setgid group folder without", () => {
+    expect(problems((v) => Object.assign(v.nfsServers[0].exports[1], { mode: "0777", worldWritable: true }))).toEqual([]);
+    const spec = parseClusterConfig(raw(((v) => ((v.nfsServers[0].exports[1].mode = "2775"), v))(dev())));
+    expect(spec.nfsServers[0].exports[1].mode).toBe("2775");
+    expect(parseClusterConfig(raw(((v) => ((v.nfsServers[0].exports[1].mode = "750"), v))(dev()))).nfsServers[0].exports[1].mode).toBe("0750");
+});
 
 test.each(cases)("refuses %s, naming the field and value", (_what, mutate, message) => {
     const found = problems(mutate);

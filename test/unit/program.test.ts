@@ -2,6 +2,8 @@
  * The program on the dev stack's config, under mocks: which components and remote commands it
  * declares, under which parents, in which order, and what their scripts say.
  */
+import * as fs from "fs";
+import { readScript, SCRIPT_DIR, sha256 } from "../../components/script";
 import { DEV_COMMAND_PARENTS } from "../expected";
 import { Registered, runProgram, stackValues, ProgramRun } from "../harness";
 
@@ -100,8 +102,6 @@ describe("rendered scripts carry the recipe's settings", () => {
         expect(stdin("web-real-web1")).toMatch(/^REAL_ADDRESS='192\.168\.86\.11'$/m);
         expect(stdin("web-real-web2")).toMatch(/^REAL_ADDRESS='192\.168\.86\.22'$/m);
         expect(stdin("web-real-web2")).toMatch(/^WEIGHT='1'$/m);
-        // DR forwarding: ipvsadm's -g
-        expect(stdin("web-real-web1")).toContain('-r "$REAL_ADDRESS:$REAL_PORT" -g -w "$WEIGHT"');
         expect(stdin("director-ipvs-modules")).toMatch(/^MODULES=\('ip_vs' 'ip_vs_rr'\)$/m);
     });
 
@@ -109,6 +109,8 @@ describe("rendered scripts carry the recipe's settings", () => {
         expect(stdin("director-sysctl")).toContain(
             "SETTINGS=('net/ipv4/ip_forward=0' 'net/ipv4/conf/all/send_redirects=0' " +
                 "'net/ipv4/conf/default/send_redirects=0' 'net/ipv4/conf/@IFACE@/send_redirects=0' " +
+                "'net/ipv4/conf/all/accept_redirects=0' 'net/ipv4/conf/default/accept_redirects=0' " +
+                "'net/ipv4/conf/@IFACE@/accept_redirects=0' " +
                 "'net/ipv4/vs/expire_nodest_conn=1' 'net/ipv4/vs/expire_quiescent_template=1' " +
                 "'net/ipv4/vs/conn_reuse_mode=1' 'net/ipv4/vs/sloppy_tcp=0')",
         );
@@ -119,9 +121,11 @@ describe("rendered scripts carry the recipe's settings", () => {
         }
     });
 
-    test("VIP on the director's data interface, and on lo with the host route on real servers", () => {
+    test("VIP on the director's data interface (announced), and on lo with the host route on real servers", () => {
         expect(stdin("director-vip-192.168.86.180")).toMatch(/^DEVICE='@IFACE@'$/m);
         expect(stdin("director-vip-192.168.86.180")).toMatch(/^HOST_ROUTE='no'$/m);
+        expect(stdin("director-vip-192.168.86.180")).toMatch(/^ANNOUNCE='yes'$/m);
+        expect(stdin("web1-vip-192.168.86.180")).toMatch(/^ANNOUNCE='no'$/m);
         expect(stdin("web1-vip-192.168.86.180")).toMatch(/^DEVICE='lo'$/m);
         expect(stdin("web1-vip-192.168.86.180")).toMatch(/^HOST_ROUTE='yes'$/m);
     });
@@ -140,12 +144,26 @@ describe("rendered scripts carry the recipe's settings", () => {
         expect(stdin("web1-mount-var-www-html")).toMatch(/^SERVER='192\.168\.86\.77'$/m);
         expect(stdin("web1-mount-var-www-html")).toMatch(/^EXPORT='\/opt\/kgc'$/m);
         expect(stdin("web2-mount-var-www-html")).toMatch(/^EXPORT='\/opt\/benet'$/m);
-        expect(stdin("web1-mount-var-www-html")).toMatch(/^OPTIONS='_netdev'$/m);
+        // lookupcache=none: a file replaced on the NFS server is never served with the old one's size.
+        expect(stdin("web1-mount-var-www-html")).toMatch(/^OPTIONS='lookupcache=none,_netdev'$/m);
     });
 
     test("no script weakens host security the way the recipe did", () => {
+        const texts = [...commands().map((c) => c.inputs.stdin as string), ...fs.readdirSync(SCRIPT_DIR).map((f) => readScript(f))];
+        for (const text of texts) {
+            expect(text).not.toMatch(/setenforce|systemctl (stop|disable)[a-z -]* firewalld|chmod (-R )?777|\/etc\/rc(\.d\/rc)?\.local/);
+        }
+    });
+
+    test("each script is its parameters and a call into the installed toolkit: no script text is copied per resource", () => {
         for (const c of commands()) {
-            expect(c.inputs.stdin).not.toMatch(/setenforce|systemctl (stop|disable)[a-z -]* firewalld|chmod (-R )?777|\/etc\/rc(\.d\/rc)?\.local/);
+            const text: string = c.inputs.stdin;
+            expect(text).toMatch(/^\. "\$LVS_LIB\/lib\.sh" && lvs_main "\$\{1:-apply\}"$/m);
+            expect(text.length).toBeLessThan(1600);
+            expect(text).not.toContain("lvs_apply()");
+            // Each names the version of its concern script, so a new version applies it again.
+            const concern = /^LVS_CONCERN='([a-z-]+)'$/m.exec(text)![1];
+            expect(text).toContain(`# ${concern}.sh sha256:${sha256(readScript(`${concern}.sh`)).slice(0, 16)}`);
         }
     });
 });
@@ -179,10 +197,10 @@ test("stack outputs describe the cluster for stack references", () => {
     ]);
 });
 
-describe("drift: one LiveState per component", () => {
+describe("one LiveState per component: installs the toolkit, checks on refresh, schedules repairs", () => {
     const lives = () => run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource");
 
-    test("each component has a LiveState after all of its commands, holding their scripts in order", () => {
+    test("each component has a LiveState that its commands come after, naming them in order", () => {
         expect(lives().map((l) => `${l.parent}/${l.name}`).sort()).toEqual([
             "director/director-live",
             "nfs/nfs-live",
@@ -192,18 +210,27 @@ describe("drift: one LiveState per component", () => {
         ]);
         for (const live of lives()) {
             const own = commands().filter((c) => c.parent === live.parent);
-            expect(live.dependencies).toEqual(expect.arrayContaining(own.map((c) => c.name)));
-            const scripts: [string, string][] = live.inputs.scripts;
-            expect(scripts.map(([n]) => n).sort()).toEqual(own.map((c) => c.name).sort());
-            for (const [n, text] of scripts) expect(text).toBe(byName(n).inputs.stdin);
-            expect(live.inputs.desired).toBe("in sync");
+            expect([...live.inputs.names].sort()).toEqual(own.map((c) => c.name).sort());
+            for (const c of own) expect(c.dependencies).toContain(live.name);
+            expect(live.inputs).toMatchObject({ desired: "in sync", drifted: [], repairs: {} });
+            expect(live.inputs.live).toMatch(/^LVS_CONCERN='live'$/m);
+            expect(live.inputs.live).toContain(`NAMES=(${live.inputs.names.map((n: string) => `'${n}'`).join(" ")})`);
         }
-        expect(byName("web1-live").inputs.scripts.map(([n]: [string]) => n)).toEqual([
-            "web1-arp",
-            "web1-vip-192.168.86.180",
-            "web1-web",
-            "web1-mount-var-www-html",
-        ]);
+        expect(byName("web1-live").inputs.names).toEqual(["web1-arp", "web1-vip-192.168.86.180", "web1-web", "web1-mount-var-www-html"]);
+        // A service's scripts use its director's toolkit: its LiveState comes after the director.
+        expect(byName("web-live").inputs.toolkit).toBeUndefined();
+        expect(byName("web-live").dependencies).toEqual(expect.arrayContaining(["director-live", "director-vip-192.168.86.180"]));
+    });
+
+    test("a toolkit is in the state by hash only: its files are read from components/scripts when installed", () => {
+        const toolkit = byName("web1-live").inputs.toolkit;
+        expect(toolkit.dir).toBe("/usr/local/lib/lvs-dr/real-server");
+        expect(Object.keys(toolkit.files).sort()).toEqual(["lib.sh", "live.sh", "mount.sh", "sysctl.sh", "vip.sh", "web.sh"]);
+        expect(toolkit.files["lib.sh"]).toBe(sha256(readScript("lib.sh")));
+        expect(JSON.stringify(toolkit).length).toBeLessThan(1000);
+        expect(Object.keys(byName("director-live").inputs.toolkit.files).sort()).toEqual(
+            ["ipvs-modules.sh", "ipvs-real.sh", "ipvs-service.sh", "lib.sh", "live.sh", "sysctl.sh", "vip.sh"],
+        );
     });
 
     test("the LiveState connection is the component host's, pinned, and a secret", () => {
@@ -211,5 +238,30 @@ describe("drift: one LiveState per component", () => {
         expect(live.secretInputs).toContain("connection");
         expect(live.inputs.connection).toMatchObject({ host: "192.168.86.22", port: 22, user: "root", hostKey: expect.stringMatching(/^ssh-ed25519 /) });
         expect(byName("web-live").inputs.connection.host).toBe("192.168.86.44");
+    });
+});
+
+describe("identity: what a change replaces (the old one is removed first, with its old parameters)", () => {
+    const triggers = (name: string) => byName(name).inputs.triggers;
+
+    test("a service by protocol, VIP and port; a real server by its service, address and port", () => {
+        expect(triggers("web-service")).toEqual(["tcp", "192.168.86.180", "80"]);
+        // ... and by the ids of its service and of its host's mounts: remaking either drains it first.
+        expect(triggers("web-real-web1")).toEqual(["tcp-192.168.86.180-80", "192.168.86.11", "80", "web-service-id", "web1-mount-var-www-html-id"]);
+    });
+
+    test("a mount by its point, source and options; an export by its path; a VIP by its address", () => {
+        expect(triggers("web1-mount-var-www-html")).toEqual(["/var/www/html", "192.168.86.77:/opt/kgc", "lookupcache=none,_netdev"]);
+        expect(triggers(commands().find((c) => c.inputs.stdin.includes("EXPORT_PATH='/opt/kgc'"))!.name)).toEqual(["/opt/kgc"]);
+        expect(triggers("director-vip-192.168.86.180")).toEqual(["192.168.86.180"]);
+    });
+
+    test("every command is removed before its replacement applies: two never manage one thing", () => {
+        for (const c of commands()) expect(c.deleteBeforeReplace).toBe(true);
+    });
+
+    test("settings that do not make a resource what it is change in place", () => {
+        expect(triggers("web1-web")).toEqual([]);
+        expect(triggers("director-sysctl")).toEqual([]);
     });
 });

@@ -6,7 +6,8 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { CONCERNS, renderParams, renderScript, SCRIPT_DIR, shellQuote } from "../../components/script";
+import { renderInstall } from "lvs-dr-live";
+import { CONCERNS, renderParams, renderScript, renderToolkit, SCRIPT_DIR, sha256, shellQuote } from "../../components/script";
 import { runProgram, stackValues } from "../harness";
 
 const NASTY = [
@@ -56,25 +57,92 @@ function shellcheck(text: string, label: string): string {
     return r.status === 0 ? "" : `${label}:\n${r.stdout.toString()}`;
 }
 
-test("every concern script file passes shellcheck", () => {
+test("every script file passes shellcheck", () => {
     const files = fs.readdirSync(SCRIPT_DIR).filter((f) => f.endsWith(".sh"));
-    expect(files.sort()).toEqual(["lib.sh", ...CONCERNS.map((c) => `${c}.sh`)].sort());
+    expect(files.sort()).toEqual(["lib.sh", "toolkit.sh", ...CONCERNS.map((c) => `${c}.sh`)].sort());
     const failures = files.map((f) => shellcheck(fs.readFileSync(path.join(SCRIPT_DIR, f), "utf8"), f)).filter(Boolean);
     expect(failures).toEqual([]);
 });
 
-test("every script the dev stack sends passes shellcheck as rendered", async () => {
+test("every script the dev stack sends, and each toolkit installer, passes shellcheck as rendered", async () => {
     const run = await runProgram(stackValues("dev"));
     const commands = run.resources.filter((r) => r.type === "command:remote:Command");
+    const lives = run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic:Resource");
     expect(commands.length).toBeGreaterThan(10);
-    const failures = commands.map((c) => shellcheck(c.inputs.stdin, c.name)).filter(Boolean);
+    const texts: [string, string][] = [
+        ...commands.map((c) => [c.name, c.inputs.stdin] as [string, string]),
+        ...lives.map((l) => [l.name, l.inputs.live] as [string, string]),
+        ...lives.filter((l) => l.inputs.toolkit).map((l) => [`${l.name} install`, renderInstall(l.inputs.toolkit, l.name, l.parent)] as [string, string]),
+    ];
+    const failures = texts.map(([name, text]) => shellcheck(text, name)).filter(Boolean);
     expect(failures).toEqual([]);
 });
 
-test("a rendered script only runs apply or remove, and reports an unknown action", () => {
-    const text = renderScript("sysctl", { LVS_RESOURCE: "t", DATA_ADDRESS: "127.0.0.1", DATA_IFACE: "", NAME: "t", SETTINGS: [] });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-"));
-    const r = spawnSync("bash", ["-s", "bogus"], { input: text, cwd: dir });
+const sample = (concern: "sysctl", lib: string) =>
+    renderScript({
+        resource: "t",
+        component: "c",
+        concern,
+        lib,
+        object: "",
+        params: { DATA_ADDRESS: "127.0.0.1", DATA_IFACE: "", NAME: "t", SETTINGS: [] },
+    });
+
+test("a rendered script only runs apply, remove or check, and reports an unknown action", () => {
+    // LVS_LIB pointing at this checkout's scripts: lib.sh and the concern are read from there.
+    const r = spawnSync("bash", ["-s", "bogus"], { input: sample("sysctl", SCRIPT_DIR) });
     expect(r.status).not.toBe(0);
     expect(r.stderr.toString()).toMatch(/lvs-dr t: error: (unknown action 'bogus'|must run as root)/);
+});
+
+test("a rendered script whose toolkit is not on the host says so, and runs nothing", () => {
+    const r = spawnSync("bash", ["-s", "apply"], { input: sample("sysctl", "/nonexistent/lvs-dr") });
+    expect(r.status).toBe(1);
+    expect(r.stderr.toString()).toBe("lvs-dr t: error: /nonexistent/lvs-dr/lib.sh is missing; pulumi up --refresh installs it again\n");
+});
+
+describe("the toolkit installer (as root, into a folder of this test)", () => {
+    const root = process.getuid?.() === 0;
+    const maybe = root ? test : test.skip;
+    let dir: string;
+    beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-toolkit-"))));
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    const toolkitIn = (lib: string) => ({ ...renderToolkit("real-server"), dir: lib });
+
+    maybe("installs every file byte for byte, records its owner, and a second run changes nothing", () => {
+        const lib = path.join(dir, "real-server");
+        const t = toolkitIn(lib);
+        const first = spawnSync("bash", ["-s", "apply"], { input: renderInstall(t, "web1-live", "web1") });
+        expect(first.stderr.toString()).toBe("");
+        expect(first.status).toBe(0);
+        for (const [name, hash] of Object.entries(t.files)) {
+            expect(sha256(fs.readFileSync(path.join(lib, name), "utf8"))).toBe(hash);
+            expect(fs.statSync(path.join(lib, name)).mode & 0o777).toBe(0o644);
+        }
+        expect(fs.readdirSync(lib).sort()).toEqual([".owner", ...Object.keys(t.files)].sort());
+        expect(fs.readFileSync(path.join(lib, ".owner"), "utf8")).toBe("web1\n");
+        expect(first.stdout.toString()).toMatch(/lvs-dr web1-live: apply: 6 change\(s\)\n$/);
+        const second = spawnSync("bash", ["-s", "apply"], { input: renderInstall(t, "web1-live", "web1") });
+        expect(second.stdout.toString()).toBe("lvs-dr web1-live: apply: no changes\n");
+    });
+
+    maybe("repairs a changed file and removes one that is no longer part of the toolkit", () => {
+        const lib = path.join(dir, "real-server");
+        const t = toolkitIn(lib);
+        spawnSync("bash", ["-s", "apply"], { input: renderInstall(t, "web1-live", "web1") });
+        fs.writeFileSync(path.join(lib, "vip.sh"), "tampered\n");
+        fs.writeFileSync(path.join(lib, "old.sh"), "from an earlier version\n");
+        const out = spawnSync("bash", ["-s", "apply"], { input: renderInstall(t, "web1-live", "web1") }).stdout.toString();
+        expect(out).toContain(`changed: installed ${lib}/vip.sh`);
+        expect(out).toContain(`changed: removed ${lib}/old.sh (no longer part of lvs-dr)`);
+        expect(sha256(fs.readFileSync(path.join(lib, "vip.sh"), "utf8"))).toBe(t.files["vip.sh"]);
+        expect(fs.existsSync(path.join(lib, "old.sh"))).toBe(false);
+    });
+
+    test("refuses to install files that are not the ones the deployment planned", () => {
+        const t = toolkitIn(path.join(dir, "x"));
+        t.files["lib.sh"] = "0".repeat(64);
+        expect(() => renderInstall(t, "web1-live", "web1")).toThrow(/lib\.sh is not the version this deployment was planned with/);
+    });
 });

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Prints what lvs-dr may change on a host, one fact per line, so that two runs can be compared:
+# before the first `pulumi up` and after `pulumi destroy` they must be equal (data placed in
+# exports and loaded kernel modules excepted: lvs-dr keeps both on purpose).
+# Run as root on a lab VM: bash -s < fingerprint.sh
+set -uo pipefail
+export LC_ALL=C
+section() { printf '## %s\n' "$1"; }
+
+section "files: path mode owner sha256 (units, drop-ins, sysctl, modules, exports, web server, lvs-dr's own)"
+for dir in /etc/systemd/system /etc/sysctl.d /etc/modules-load.d /etc/exports.d /etc/exports /etc/fstab \
+    /etc/lvs-dr /var/lib/lvs-dr /usr/local/lib/lvs-dr /etc/apache2 /etc/httpd /etc/ufw /etc/firewalld; do
+    [ -e "$dir" ] || continue
+    find "$dir" -xdev -printf '%p %m %u:%g %y\n' | sort | while read -r path mode owner type; do
+        sum=-
+        [ "$type" != f ] || sum=$(sha256sum <"$path" | cut -c1-16)
+        printf '%s %s %s %s %s\n' "$path" "$mode" "$owner" "$type" "$sum"
+    done
+done
+# The web root's own folder (a mount point lvs-dr may have created) and the mount points in use.
+for dir in /var/www /srv/www /srv/content; do [ -e "$dir" ] && find "$dir" -maxdepth 1 -xdev -type d -printf '%p %m %u:%g\n'; done
+
+section "unit files: enabled or not"
+systemctl list-unit-files --no-legend --no-pager | awk '{ print $1, $2 }' | sort
+
+section "units running: web and NFS servers, lvs-dr's"
+for u in apache2.service httpd.service nfs-server.service; do printf '%s %s\n' "$u" "$(systemctl is-active "$u" 2>/dev/null)"; done
+systemctl list-units --all --no-legend --plain --no-pager 'lvs-dr-*' '*.mount' | awk '$1 ~ /^lvs-dr-|^var-www|^srv-/ { print $1, $3, $4 }' | sort
+
+section "addresses and routes"
+ip -o addr show | awk '{ print $2, $3, $4 }' | sort
+ip route show table main | sort
+ip route show table local | grep -v ' 127\.' | sort
+
+section "kernel settings (net.ipv4.vs.* excepted: they exist only while ip_vs, which stays loaded, is)"
+sysctl -a 2>/dev/null | grep -E '^net\.ipv4\.(ip_forward|conf\.[a-z0-9]+\.(arp_ignore|arp_announce|send_redirects|accept_redirects|rp_filter)) ' | sort
+
+section "IPVS"
+command -v ipvsadm >/dev/null && ipvsadm -S -n
+
+section "NFS: exports and mounts"
+command -v exportfs >/dev/null && exportfs -v 2>/dev/null | tr -s ' \t\n' ' '
+echo
+findmnt -n -t nfs,nfs4 -o TARGET,SOURCE,OPTIONS | sort
+
+section "firewall"
+command -v ufw >/dev/null && ufw status verbose
+command -v nft >/dev/null && nft -s list ruleset 2>/dev/null | grep -v '^\s*$'
+
+section "SELinux"
+command -v getsebool >/dev/null && getsebool httpd_use_nfs
+exit 0
