@@ -1,34 +1,27 @@
 /**
  * End to end on the lab's real kernels: `pulumi up` turns five bare VMs into a working LVS-DR
- * cluster, it survives reboots, and `pulumi destroy` leaves the hosts as they were (data kept).
+ * cluster, it survives reboots, and `pulumi destroy` leaves every host exactly as it was (data kept).
  * Needs the lab up and the lab stack prepared (scripts/test.sh does both).
  */
-import { check, lab, onVm, pulumi, step } from "./lab";
+import {
+    check,
+    CLUSTER_VMS,
+    fingerprint,
+    fingerprintDiff,
+    journalRuns,
+    lab,
+    onVm,
+    PAGES,
+    pulumi,
+    requests,
+    step,
+    VIP,
+} from "./lab";
 
 // Each step drives real VMs under software emulation: minutes, not seconds.
 jest.setTimeout(30 * 60_000);
 
-const VIP = "10.86.0.180";
 const CLIENT = "client";
-const CLUSTER_VMS = ["director", "web1", "web2", "nfs"];
-const PAGES = ["this is kgc web!", "this is benet web!"];
-const SYSCTLS: Record<string, string[]> = {
-    director: ["net/ipv4/ip_forward", "net/ipv4/conf/all/send_redirects", "net/ipv4/conf/default/send_redirects", "net/ipv4/conf/eth1/send_redirects"],
-    web1: ["net/ipv4/conf/all/arp_ignore", "net/ipv4/conf/all/arp_announce", "net/ipv4/conf/lo/arp_ignore", "net/ipv4/conf/eth1/arp_ignore", "net/ipv4/conf/eth1/arp_announce"],
-    web2: ["net/ipv4/conf/all/arp_ignore", "net/ipv4/conf/all/arp_announce", "net/ipv4/conf/lo/arp_ignore", "net/ipv4/conf/eth1/arp_ignore", "net/ipv4/conf/eth1/arp_announce"],
-};
-
-function sysctls(vm: string): Record<string, string> {
-    const keys = SYSCTLS[vm];
-    const out = onVm(vm, keys.map((k) => `cat /proc/sys/${k}`).join("; ")).stdout.trim().split("\n");
-    return Object.fromEntries(keys.map((k, i) => [k, out[i]]));
-}
-
-/** `n` requests to the VIP from the client; each must succeed. */
-function requests(n: number, urlPath = "/"): string[] {
-    const cmd = `for i in $(seq ${n}); do curl -sS --fail --max-time 5 http://${VIP}${urlPath}; echo; done`;
-    return onVm(CLIENT, cmd).stdout.trim().split("\n").filter(Boolean);
-}
 
 function checkRoundRobin(replies: string[]): void {
     check(replies.length === 20, CLIENT, `expected 20 replies through the VIP, got ${replies.length}`, replies);
@@ -38,24 +31,29 @@ function checkRoundRobin(replies: string[]): void {
     }
 }
 
-function journalRuns(vm: string): number {
-    return Number(onVm(vm, "journalctl -q -t lvs-dr -o cat | wc -l").stdout.trim());
-}
-
 function macOf(vm: string, iface: string): string {
     return onVm(vm, `cat /sys/class/net/${iface}/address`).stdout.trim().toLowerCase();
 }
 
-const before: Record<string, Record<string, string>> = {};
+const before: Record<string, string[]> = {};
+const runsAfterFirstUp: Record<string, number> = {};
 
 beforeAll(() => {
-    step("before: record the hosts' own settings");
-    for (const vm of Object.keys(SYSCTLS)) before[vm] = sysctls(vm);
+    step("before: a firewall on web2, then record what every host looks like");
+    // A real server with an active firewall (ufw): lvs-dr must open just its port, and close it again.
+    onVm("web2", "ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null && ufw status | head -1");
+    for (const vm of CLUSTER_VMS) before[vm] = fingerprint(vm);
 });
 
-test("1. pulumi up on the lab stack succeeds", () => {
+test("1. pulumi up on the lab stack succeeds, and every host logs the scripts it ran", () => {
     step("step 1: pulumi up");
+    const runsBefore = Object.fromEntries(CLUSTER_VMS.map((vm) => [vm, journalRuns(vm)]));
     pulumi(["up", "--yes", "--skip-preview"]);
+    for (const vm of CLUSTER_VMS) {
+        runsAfterFirstUp[vm] = journalRuns(vm);
+        // The positive control of step 5: the count sees runs when there are some.
+        check(runsAfterFirstUp[vm] > runsBefore[vm], vm, "no host script run was logged during the first up", runsAfterFirstUp);
+    }
 });
 
 test("2. 20 requests to the VIP from the client return both pages in round-robin alternation", () => {
@@ -90,7 +88,29 @@ test("4. it is really DR: IPVS counts packets in and none out; only the director
     check(replyMacs.every((m) => m === directorMac), CLIENT, `an ARP reply for the VIP came from another MAC (web servers: ${webMacs.join(", ")})`, arping);
 });
 
-test("5. a second pulumi up reports no changes and runs no remote command", () => {
+test("4b. when the director brings the VIP up it announces it: a neighbour's stale MAC is replaced at once", () => {
+    step("step 4b: gratuitous ARP");
+    const directorMac = macOf("director", "eth1");
+    const stale = "02:00:00:00:00:01";
+    const neighbour = () => onVm(CLIENT, `ip neigh show ${VIP} dev eth1`).stdout.toLowerCase();
+    // The client believes another host (a replaced director) holds the VIP.
+    onVm(CLIENT, `ip neigh replace ${VIP} lladdr ${stale} dev eth1 nud reachable`);
+    onVm(CLIENT, "sleep 2");
+    // Positive control: nothing else corrects the entry in that time.
+    check(neighbour().includes(stale), CLIENT, "the planted neighbour entry did not hold: this check could not fail", neighbour());
+    onVm("director", `systemctl restart lvs-dr-vip-${VIP}.service`);
+    onVm(CLIENT, "sleep 1");
+    check(neighbour().includes(directorMac), CLIENT, `after the VIP came up the client still has ${stale} for it, not the director's ${directorMac}`, neighbour());
+    checkRoundRobin(requests(20));
+});
+
+test("4c. with a firewall active, exactly the service port is opened", () => {
+    step("step 4c: firewall on web2");
+    const status = onVm("web2", "ufw status").stdout;
+    check(/^80\/tcp\s+ALLOW/m.test(status), "web2", "80/tcp was not opened in ufw", status);
+});
+
+test("5. a second pulumi up reports no changes and runs no host script", () => {
     step("step 5: second pulumi up is a no-op");
     const runsBefore = Object.fromEntries(CLUSTER_VMS.map((vm) => [vm, journalRuns(vm)]));
     const preview = pulumi(["preview", "--expect-no-changes"], { allowFail: true });
@@ -129,26 +149,22 @@ test("6. after rebooting director, web1, web2 and nfs the service comes back by 
         onVm(CLIENT, "sleep 3");
     }
     checkRoundRobin(replies);
+    // The IPVS table is restored before the VIP comes up (the VIP unit is ordered after it).
+    const order = onVm("director", `systemctl show -p After lvs-dr-vip-${VIP}.service`).stdout;
+    check(order.includes("lvs-dr-ipvs-tcp-"), "director", "the VIP unit is not ordered after the IPVS restore unit", order);
 });
 
-test("7. pulumi destroy leaves the hosts clean and the data in place", () => {
+test("7. pulumi destroy leaves every host exactly as before, and the data in place", () => {
     step("step 7: destroy");
+    // Positive control: deployed, every host differs from before.
+    for (const vm of CLUSTER_VMS) {
+        check(fingerprintDiff(before[vm], fingerprint(vm)).length > 0, vm, "the deployed host looks like the bare one: this check could not fail", "");
+    }
     pulumi(["destroy", "--yes", "--skip-preview"]);
-    const table = onVm("director", "ipvsadm -S -n").stdout.trim();
-    check(table === "", "director", "IPVS services are left", table);
-    for (const vm of ["director", "web1", "web2"]) {
-        const addrs = onVm(vm, "ip -o -4 addr show").stdout;
-        check(!addrs.includes(`${VIP}/32`), vm, "the VIP is still held", addrs);
-        check(JSON.stringify(sysctls(vm)) === JSON.stringify(before[vm]), vm, "kernel settings differ from before the first up", { before: before[vm], after: sysctls(vm) });
-        const units = onVm(vm, "ls /etc/systemd/system | grep -c lvs-dr || true").stdout.trim();
-        check(units === "0", vm, "lvs-dr units are left in /etc/systemd/system", units);
+    for (const vm of CLUSTER_VMS) {
+        const diff = fingerprintDiff(before[vm], fingerprint(vm));
+        check(diff.length === 0, vm, "the host differs from before the first up (- before, + after destroy)", diff.join("\n"));
     }
-    for (const vm of ["web1", "web2"]) {
-        const mounts = onVm(vm, "findmnt -n -t nfs,nfs4 || true").stdout.trim();
-        check(mounts === "", vm, "NFS mounts are left", mounts);
-    }
-    const exported = onVm("nfs", "exportfs -v; ls /etc/exports.d").stdout;
-    check(!exported.includes("/srv/lvs"), "nfs", "our exports are left", exported);
     const data = onVm("nfs", "cat /srv/lvs/kgc/index.html /srv/lvs/benet/index.html /srv/lvs/kgc/probe.txt").stdout;
     check(data.includes(PAGES[0]) && data.includes(PAGES[1]) && data.includes("probe-"), "nfs", "export data was deleted", data);
 });

@@ -3,7 +3,9 @@
  * failure into a message that names the step, the host and the command's output.
  */
 import { spawnSync } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
+import { parseDocument } from "yaml";
 
 export const ROOT = path.join(__dirname, "..", "..");
 export const STACK = "lab";
@@ -52,4 +54,105 @@ export function check(ok: boolean, host: string, what: string, output: unknown):
     if (!ok) {
         throw new Error(`${currentStep}: on ${host}: ${what}\n--- output ---\n${typeof output === "string" ? output : JSON.stringify(output, null, 2)}`);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lab stack's config, a checked load through the VIP, and what lvs-dr may leave on a host.
+
+export const STACK_FILE = path.join(ROOT, "Pulumi.lab.yaml");
+export const VIP = "10.86.0.180";
+export const PAGES = ["this is kgc web!", "this is benet web!"];
+export const CLUSTER_VMS = ["director", "web1", "web2", "nfs"];
+const LOAD_DIR = "/tmp/lvs-dr-load";
+const MIN_RPS = 20;
+
+/** Edits the lab stack's config (a test owns Pulumi.lab.yaml while it runs). */
+export function editConfig(edit: (config: any) => void): void {
+    const doc = parseDocument(fs.readFileSync(STACK_FILE, "utf8"));
+    const config = doc.get("config", true) as any;
+    const plain = config.toJSON();
+    edit(plain);
+    for (const [k, v] of Object.entries(plain)) {
+        if (k.startsWith("lvs-dr:") && k !== "lvs-dr:sshPrivateKey") doc.setIn(["config", k], doc.createNode(v));
+    }
+    fs.writeFileSync(STACK_FILE, doc.toString());
+}
+
+/** The lab stack's config as it is now (to put it back later). */
+export function readConfig(): Record<string, unknown> {
+    return (parseDocument(fs.readFileSync(STACK_FILE, "utf8")).get("config", true) as any).toJSON();
+}
+
+export interface LoadReport {
+    requests: number;
+    failures: string[];
+    seconds: number;
+    rps: number;
+    bodies: Record<string, number>;
+}
+
+/** Puts the load script on the client VM (once per suite). */
+export function installLoad(): void {
+    onVm("client", "cat > /root/load.sh", { input: fs.readFileSync(path.join(__dirname, "load.sh"), "utf8") });
+}
+
+/**
+ * Runs `action` while the client sends a steady, checked load to `url` (3 workers, every request on
+ * a new connection); returns what it saw. A reply whose body is not one of `expected` is a failure.
+ */
+export function underLoad(action: () => void, expected = PAGES, url = `http://${VIP}/`): LoadReport {
+    const args = [url, "3", LOAD_DIR, ...expected].map((a) => `'${a}'`).join(" ");
+    onVm("client", `nohup bash /root/load.sh ${args} >/dev/null 2>&1 &`);
+    onVm("client", "sleep 3");
+    try {
+        action();
+    } finally {
+        onVm("client", `sleep 2; touch ${LOAD_DIR}/stop; while [ ! -e ${LOAD_DIR}/stopped ]; do sleep 0.2; done`);
+    }
+    const lines = onVm("client", `cat ${LOAD_DIR}/worker-*.log`).stdout.trim().split("\n").filter(Boolean);
+    const times = onVm("client", `cat ${LOAD_DIR}/started ${LOAD_DIR}/stopped`).stdout.trim().split("\n").map(Number);
+    const seconds = times[1] - times[0];
+    const bodies: Record<string, number> = {};
+    for (const l of lines.filter((l) => l.startsWith("ok "))) bodies[l.slice(3)] = (bodies[l.slice(3)] ?? 0) + 1;
+    const report = { requests: lines.length, failures: lines.filter((l) => !l.startsWith("ok ")), seconds, rps: lines.length / seconds, bodies };
+    process.stderr.write(
+        `[e2e] load: ${report.requests} requests in ${seconds.toFixed(1)} s (${report.rps.toFixed(1)}/s), ` +
+            `${report.failures.length} failed, by page: ${JSON.stringify(bodies)}\n`,
+    );
+    return report;
+}
+
+export function expectNoFailures(r: LoadReport, what: string): void {
+    check(r.failures.length === 0, "client", `${r.failures.length} of ${r.requests} requests failed during ${what}`, r.failures.slice(0, 20));
+    check(r.rps >= MIN_RPS, "client", `the load was ${r.rps.toFixed(1)} requests/s during ${what}, below ${MIN_RPS}/s`, r);
+}
+
+/** `n` requests to the VIP from the client; each must succeed. */
+export function requests(n: number, urlPath = "/", vip = VIP): string[] {
+    const cmd = `for i in $(seq ${n}); do curl -sS --fail --max-time 5 http://${vip}${urlPath}; echo; done`;
+    return onVm("client", cmd).stdout.trim().split("\n").filter(Boolean);
+}
+
+/** What lvs-dr may change on a VM (test/e2e/fingerprint.sh), as a list of lines. */
+export function fingerprint(vm: string): string[] {
+    return onVm(vm, "bash -s", { input: fs.readFileSync(path.join(__dirname, "fingerprint.sh"), "utf8") }).stdout.split("\n");
+}
+
+/** The lines in which two fingerprints differ, marked - (only in a) and + (only in b). */
+export function fingerprintDiff(a: string[], b: string[]): string[] {
+    const inA = new Set(a);
+    const inB = new Set(b);
+    return [...a.filter((l) => !inB.has(l)).map((l) => `- ${l}`), ...b.filter((l) => !inA.has(l)).map((l) => `+ ${l}`)];
+}
+
+/** Host-script runs logged on a VM so far (`run NAME ACTION` lines of lib.sh and toolkit.sh). */
+export function journalRuns(vm: string): number {
+    return Number(onVm(vm, "journalctl -q -t lvs-dr -o cat | grep -c '^run ' || true").stdout.trim());
+}
+
+/** The plan of `pulumi preview --refresh`: the resources it would change, as "op name". */
+export function refreshPlan(): string[] {
+    const out = pulumi(["preview", "--refresh", "--json"]).stdout;
+    const steps: { op: string; urn: string }[] = JSON.parse(out).steps ?? [];
+    return steps.filter((s) => !["same", "refresh", "read"].includes(s.op)).map((s) => `${s.op} ${s.urn.split("::").pop()}`);
 }

@@ -85,3 +85,20 @@ test("pulumi preview of a config with a bad input fails with the message naming 
         fs.rmSync(project, { recursive: true, force: true });
     }
 });
+
+test("scripts/pulumi.sh gives the public passphrase only to the checkout's example stacks", () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PULUMI_BACKEND_URL: `file://${backend}` };
+    delete env.PULUMI_CONFIG_PASSPHRASE;
+    delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
+    const run = (args: string[]) => spawnSync("bash", [path.join(ROOT, "scripts/pulumi.sh"), ...args], { encoding: "utf8", env, cwd: ROOT });
+    for (const args of [["stack", "init", "prod"], ["preview", "--stack", "prod"], ["up", "--stack=prod"]]) {
+        const r = run(args);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain('stack "prod" has no passphrase. The public passphrase lvs-dr-local is only for');
+    }
+    expect(fs.readdirSync(path.join(backend, ".pulumi", "stacks", "lvs-dr")).filter((f) => f.startsWith("prod"))).toEqual([]);
+    // Positive control: an example stack goes through with it.
+    const dev = run(["stack", "select", "--create", "dev"]);
+    expect(dev.stderr).not.toContain("has no passphrase");
+    expect(dev.status).toBe(0);
+});

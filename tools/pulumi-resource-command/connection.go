@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	p "github.com/pulumi/pulumi-go-provider"
@@ -84,8 +83,8 @@ func (c *connectionBase) dialLimit() int {
 	return *c.DialErrorLimit
 }
 
-// hostKeyMismatchError is returned when the server's host key is not the pinned one. Dialing
-// again cannot help, so it is not retried.
+// hostKeyMismatchError is returned when the server's host key is not the pinned one. Like upstream,
+// it is retried as any dial error (dialErrorLimit times).
 type hostKeyMismatchError struct {
 	addr      string
 	want, got ssh.PublicKey
@@ -111,12 +110,10 @@ func pinnedHostKey(want ssh.PublicKey) ssh.HostKeyCallback {
 	}
 }
 
-// hostKeyAlgorithms are the host key algorithms to offer for a pinned key of type t: an RSA key is
-// signed with rsa-sha2-* by current servers (OpenSSH >= 8.8 no longer offers ssh-rsa).
+// hostKeyAlgorithms are the host key algorithms offered for a pinned key of type t: exactly its type,
+// as upstream 1.2.1 does. For an RSA key that is the SHA-1 "ssh-rsa", which OpenSSH 8.8 and later
+// refuse: such a pin cannot connect to them (lvs-dr refuses RSA pins in its config for that reason).
 func hostKeyAlgorithms(t string) []string {
-	if t == ssh.KeyAlgoRSA {
-		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
-	}
 	return []string{t}
 }
 
@@ -127,10 +124,11 @@ func (c *connectionBase) clientConfig() (*ssh.ClientConfig, error) {
 		timeout = *c.PerDialTimeout
 	}
 	cfg.Timeout = time.Duration(timeout) * time.Second
-	if c.HostKey != nil && strings.TrimSpace(*c.HostKey) != "" {
+	// As upstream: a hostKey that is set is parsed, so a blank one is an error, never "no pinning".
+	if c.HostKey != nil {
 		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*c.HostKey))
 		if err != nil {
-			return nil, fmt.Errorf("failed to parse connection.hostKey %q: %w", *c.HostKey, err)
+			return nil, fmt.Errorf("failed to parse host key (connection.hostKey %q): %w", *c.HostKey, err)
 		}
 		cfg.HostKeyCallback = pinnedHostKey(key)
 		cfg.HostKeyAlgorithms = hostKeyAlgorithms(key.Type())
@@ -161,33 +159,29 @@ func (c *connectionBase) clientConfig() (*ssh.ClientConfig, error) {
 				return answers, nil
 			}))
 	}
+	// As upstream: agentSocketPath, else SSH_AUTH_SOCK when set; an agent that cannot be reached
+	// fails the connection (even when a private key is given).
 	sock := strOr(c.AgentSocketPath, os.Getenv("SSH_AUTH_SOCK"))
 	if sock != "" {
 		conn, err := net.Dial("unix", sock)
 		if err != nil {
-			if c.AgentSocketPath != nil {
-				return nil, fmt.Errorf("failed to connect to SSH agent at %s: %w", sock, err)
-			}
-		} else {
-			cfg.Auth = append(cfg.Auth, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
+			return nil, err
 		}
+		cfg.Auth = append(cfg.Auth, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
 	}
 	return cfg, nil
 }
 
-// retry calls f until it succeeds, the context ends, a host key mismatch happens, or limit
-// failures happened (-1: no limit).
+// retry calls f until it succeeds, the context ends, or limit failures happened (-1: no limit),
+// waiting as upstream does (the SDK's retry.Until defaults: 100 ms, backoff 1.5, at most 5 s). Every
+// error is retried, a host key mismatch included.
 func retry[T any](ctx context.Context, what string, limit int, f func() (T, error)) (T, error) {
 	var zero T
-	delay := time.Second
+	delay := retryDelay
 	for attempt := 1; ; attempt++ {
 		v, err := f()
 		if err == nil {
 			return v, nil
-		}
-		var mismatch *hostKeyMismatchError
-		if errors.As(err, &mismatch) {
-			return zero, mismatch
 		}
 		if limit >= 0 && attempt > limit {
 			return zero, fmt.Errorf("%s: after %d failed attempts: %w", what, attempt, err)
@@ -202,11 +196,15 @@ func retry[T any](ctx context.Context, what string, limit int, f func() (T, erro
 			return zero, ctx.Err()
 		case <-time.After(delay):
 		}
-		if delay < 10*time.Second {
-			delay *= 2
+		delay = time.Duration(float64(delay) * 1.5)
+		if delay > 5*time.Second {
+			delay = 5 * time.Second
 		}
 	}
 }
+
+// retryDelay is the first wait between dial attempts (a variable for tests).
+var retryDelay = 100 * time.Millisecond
 
 func (c *Connection) dial(ctx context.Context) (*ssh.Client, error) {
 	if c.Host == nil || *c.Host == "" {

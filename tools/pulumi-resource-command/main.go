@@ -21,8 +21,11 @@
 //   - command:local:Command: the same, run locally with an interpreter (default /bin/sh -c) and dir.
 //   - command:local:run: an invoke that runs a local command on every preview and up.
 //
-// Differences from upstream: a host key that does not match connection.hostKey fails at once
-// (upstream retries it like any dial error). Not implemented: command:remote:CopyToRemote,
+// Where upstream behaves in a way a program could notice, this does the same: output lines are
+// ephemeral status messages; a pinned host key offers exactly its own algorithm (ssh-rsa for RSA);
+// a blank hostKey is a parse error; an SSH_AUTH_SOCK no agent answers fails the connection; every
+// dial error, a host key mismatch included, is retried dialErrorLimit times with the SDK's backoff.
+// Its error messages say more than upstream's. Not implemented: command:remote:CopyToRemote,
 // command:remote:CopyFile, and the assetPaths and archivePaths of local commands (accepted;
 // nothing is collected).
 package main

@@ -56,7 +56,8 @@ type Outputs struct {
 	Stderr string `pulumi:"stderr"`
 }
 
-// lineLogger sends each complete line written to it to the engine as an info message.
+// lineLogger sends each complete line written to it to the engine as an ephemeral info status, as
+// upstream does: it shows while the resource runs and is not kept in the update's output.
 type lineLogger struct {
 	ctx  context.Context
 	mu   sync.Mutex
@@ -72,7 +73,7 @@ func (l *lineLogger) Write(b []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		p.GetLogger(l.ctx).Info(string(l.part[:i]))
+		p.GetLogger(l.ctx).InfoStatus(string(l.part[:i]))
 		l.part = l.part[i+1:]
 	}
 	return len(b), nil
@@ -82,7 +83,7 @@ func (l *lineLogger) flush() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.part) > 0 {
-		p.GetLogger(l.ctx).Info(string(l.part))
+		p.GetLogger(l.ctx).InfoStatus(string(l.part))
 		l.part = nil
 	}
 }

@@ -1,0 +1,173 @@
+/**
+ * Every change converges exactly: after a change of what a thing is (a VIP, a service port, an
+ * export's path, a mount's source, options or point, a firewalled port) the hosts hold the new one
+ * and nothing of the old, whatever served traffic keeps serving (checked load, zero failures), a
+ * replaced file is never served torn, and after all of it `pulumi destroy` leaves every host as it
+ * was before the first up. Runs after cluster.test.ts (the sequencer sorts by name).
+ */
+import {
+    check,
+    CLUSTER_VMS,
+    editConfig,
+    expectNoFailures,
+    fingerprint,
+    fingerprintDiff,
+    installLoad,
+    onVm,
+    PAGES,
+    pulumi,
+    readConfig,
+    requests,
+    step,
+    underLoad,
+    VIP,
+} from "./lab";
+
+jest.setTimeout(30 * 60_000);
+
+const before: Record<string, string[]> = {};
+let original: Record<string, any>;
+
+/** The lvs-dr units, IPVS table, rules folders and VIPs on the director and the web servers. */
+function ours(): Record<string, string> {
+    return {
+        director: onVm("director", "ipvsadm -S -n; ls /etc/lvs-dr/ipvs; ls /etc/systemd/system | grep '^lvs-dr-'; ip -o -4 addr show dev eth1 | awk '{ print $4 }'").stdout,
+        web1: onVm("web1", "ls /etc/systemd/system | grep '^lvs-dr-'; ip -o -4 addr show dev lo | awk '{ print $4 }'").stdout,
+        web2: onVm("web2", "ls /etc/systemd/system | grep '^lvs-dr-'; ip -o -4 addr show dev lo | awk '{ print $4 }'; ufw status").stdout,
+    };
+}
+
+function lines(text: string): string[] {
+    return text.split("\n").map((l) => l.trim()).filter(Boolean);
+}
+
+beforeAll(() => {
+    step("converge: record the hosts, deploy");
+    for (const vm of CLUSTER_VMS) before[vm] = fingerprint(vm);
+    original = readConfig();
+    pulumi(["up", "--yes", "--skip-preview"]);
+    installLoad();
+});
+
+describe("a VIP and a service port change: the new ones serve, nothing of the old ones remains", () => {
+    const check1 = (vip: string, port: number, oldVip: string, oldPort: number) => {
+        const id = `tcp-${vip}-${port}`;
+        const o = ours();
+        const want = [
+            `-A -t ${vip}:${port} -s rr`,
+            `-a -t ${vip}:${port} -r 10.86.0.11:${port} -g -w 1`,
+            `-a -t ${vip}:${port} -r 10.86.0.22:${port} -g -w 1`,
+            id,
+            `lvs-dr-ipvs-${id}.service`,
+            `lvs-dr-vip-${vip}.service`,
+            "10.86.0.44/24",
+            `${vip}/32`,
+        ];
+        check(
+            JSON.stringify(lines(o.director).sort()) === JSON.stringify(want.sort()),
+            "director",
+            `the director should hold exactly the service ${vip}:${port}, its rules folder, its two units and the VIP`,
+            o.director,
+        );
+        for (const vm of ["web1", "web2"]) {
+            const want = [`lvs-dr-vip-${vip}.service`, "127.0.0.1/8", `${vip}/32`];
+            check(JSON.stringify(lines(o[vm]).slice(0, 3)) === JSON.stringify(want), vm, `${vm} should hold exactly the VIP ${vip} on lo and its unit`, o[vm]);
+        }
+        // The firewalled real server: the new port open, the old one closed again.
+        check(new RegExp(`^${port}/tcp\\s+ALLOW`, "m").test(o.web2), "web2", `${port}/tcp is not open in ufw`, o.web2);
+        check(!new RegExp(`^${oldPort}/tcp\\s`, "m").test(o.web2) || oldPort === port, "web2", `${oldPort}/tcp is still open in ufw`, o.web2);
+        const replies = requests(8, "/", `${vip}:${port}`);
+        for (const page of PAGES) check(replies.includes(page), "client", `"${page}" was not served through ${vip}:${port}`, replies);
+        const old = onVm("client", `curl -sS --max-time 3 http://${oldVip}:${oldPort}/ || echo REFUSED`, { allowFail: true }).stdout;
+        check(oldVip === vip && oldPort === port ? true : !PAGES.some((p) => old.includes(p)), "client", `the old ${oldVip}:${oldPort} still serves`, old);
+    };
+
+    test("10.86.0.180:80 -> 10.86.0.181:8080 (the web servers listen on the new port too)", () => {
+        step("converge: VIP and port");
+        editConfig((c) => {
+            c["lvs-dr:director"].vips = ["10.86.0.181"];
+            c["lvs-dr:services"][0].vip = "10.86.0.181";
+            c["lvs-dr:services"][0].port = 8080;
+        });
+        pulumi(["up", "--yes", "--skip-preview"]);
+        check1("10.86.0.181", 8080, VIP, 80);
+    });
+
+    test("and back to 10.86.0.180:80: nothing of 10.86.0.181:8080 remains", () => {
+        step("converge: VIP and port back");
+        editConfig((c) => {
+            c["lvs-dr:director"] = original["lvs-dr:director"];
+            c["lvs-dr:services"] = original["lvs-dr:services"];
+        });
+        pulumi(["up", "--yes", "--skip-preview"]);
+        check1(VIP, 80, "10.86.0.181", 8080);
+        const listen = onVm("web1", "ls /etc/apache2/conf-enabled | grep -c lvs-dr || true").stdout.trim();
+        check(listen === "0", "web1", "the Listen 8080 config is still there", listen);
+    });
+});
+
+describe("NFS identities change under load, with zero failed requests", () => {
+    test("an export's path (and the mount that uses it), another mount's options, a new mount point", () => {
+        step("converge: export path, mount source and options, a new mount");
+        const r = underLoad(() => {
+            editConfig((c) => {
+                const kgc = c["lvs-dr:nfsServers"][0].exports[0];
+                kgc.path = "/srv/lvs/kgc2";
+                c["lvs-dr:mounts"][0].export = "/srv/lvs/kgc2";
+                c["lvs-dr:mounts"][1].options = ["ro"];
+                c["lvs-dr:mounts"].push({ host: "web1", server: "nfs", export: "/srv/lvs/benet", path: "/srv/www/extra" });
+            });
+            pulumi(["up", "--yes", "--skip-preview"]);
+        });
+        expectNoFailures(r, "the export, mount and options changes");
+        const exported = onVm("nfs", "exportfs -v | awk '/^\\//{ print $1 }'; ls /etc/exports.d").stdout;
+        check(lines(exported).includes("/srv/lvs/kgc2") && !lines(exported).includes("/srv/lvs/kgc"), "nfs", "/srv/lvs/kgc2 should be exported instead of /srv/lvs/kgc", exported);
+        const web1 = onVm("web1", "findmnt -nr -o TARGET,SOURCE -t nfs4 | sort").stdout;
+        check(lines(web1).join("|") === "/srv/www/extra 10.86.0.77:/srv/lvs/benet|/var/www/html 10.86.0.77:/srv/lvs/kgc2", "web1", "web1's mounts are not the new ones", web1);
+        const web2 = onVm("web2", "findmnt -n -o OPTIONS /var/www/html").stdout;
+        check(/^ro,/.test(web2.trim()), "web2", "web2's mount is not read-only", web2);
+    });
+
+    test("and back, with the new mount moved to another point: nothing of the old ones remains", () => {
+        step("converge: export, mount and options back, the new mount moved");
+        const r = underLoad(() => {
+            editConfig((c) => {
+                c["lvs-dr:nfsServers"] = original["lvs-dr:nfsServers"];
+                c["lvs-dr:mounts"] = [...original["lvs-dr:mounts"], { host: "web1", server: "nfs", export: "/srv/lvs/benet", path: "/srv/www/extra2" }];
+            });
+            pulumi(["up", "--yes", "--skip-preview"]);
+        });
+        expectNoFailures(r, "the changes back");
+        const exported = onVm("nfs", "exportfs -v | awk '/^\\//{ print $1 }' | sort; ls /etc/exports.d | wc -l").stdout;
+        check(lines(exported).join("|") === "/srv/lvs/benet|/srv/lvs/kgc|2", "nfs", "the exports are not exactly kgc and benet", exported);
+        const web1 = onVm("web1", "findmnt -nr -o TARGET -t nfs4 | sort; ls /srv/www; ls /etc/systemd/system | grep -c 'srv-www-extra\\.mount' || true").stdout;
+        check(lines(web1).join("|") === "/srv/www/extra2|/var/www/html|extra2|0", "web1", "the mount at /srv/www/extra (unit, folder) is not gone, or extra2 is missing", web1);
+    });
+});
+
+test("a file replaced in an export is never served torn", () => {
+    step("converge: content changes under load");
+    const versions = ["this is kgc web, version two, a longer page!\n", "this is kgc web!\n", "kgc v3\n"];
+    const r = underLoad(() => {
+        for (const text of versions) {
+            editConfig((c) => (c["lvs-dr:nfsServers"][0].exports[0].files["index.html"] = text));
+            pulumi(["up", "--yes", "--skip-preview"]);
+            onVm("client", "sleep 4");
+        }
+    }, [...PAGES, ...versions.map((v) => v.trim())]);
+    // A torn reply is a prefix of one page with the length of another: not one of the pages.
+    expectNoFailures(r, "three replacements of index.html");
+    check((r.bodies["kgc v3"] ?? 0) > 0, "client", "the last version was never served", r.bodies);
+});
+
+test("pulumi destroy after all these changes leaves every host as it was before the first up", () => {
+    step("converge: destroy; every host as before");
+    editConfig((c) => {
+        for (const k of Object.keys(original)) c[k] = original[k];
+    });
+    pulumi(["destroy", "--yes", "--skip-preview"]);
+    for (const vm of CLUSTER_VMS) {
+        const diff = fingerprintDiff(before[vm], fingerprint(vm));
+        check(diff.length === 0, vm, "after the changes and destroy the host differs from before (- before, + after)", diff.join("\n"));
+    }
+});
