@@ -17,8 +17,11 @@ const { gzipSync } = require("zlib");
 
 const IN_SYNC = "in sync";
 
-/** The host scripts (components/scripts): what toolkits install. */
-const SCRIPT_DIR = path.join(__dirname, "..", "scripts");
+/**
+ * The host scripts (components/scripts): what toolkits install. LVS_DR_SCRIPTS points elsewhere for
+ * tests that change a script and look at what the program would then declare.
+ */
+const SCRIPT_DIR = process.env.LVS_DR_SCRIPTS || path.join(__dirname, "..", "scripts");
 
 /**
  * @typedef {{ host: string, port: number, user: string, privateKey: string, hostKey: string }} SshTarget

@@ -31,7 +31,7 @@ for i in "${!TOOLKIT_FILES[@]}"; do
     file=$LVS_LIB/${TOOLKIT_FILES[$i]} size=${TOOLKIT_SIZES[$i]}
     if ! [ -f "$file" ] || [ "$(sha256sum <"$file" | cut -d' ' -f1)" != "${TOOLKIT_SHA256[$i]}" ]; then
         tmp=$(mktemp "$LVS_LIB/.lvs-dr.XXXXXX")
-        tail -c "+$((offset + 1))" "$archive" | head -c "$size" >"$tmp"
+        dd if="$archive" of="$tmp" iflag=skip_bytes,count_bytes bs=65536 skip="$offset" count="$size" status=none
         [ "$(sha256sum <"$tmp" | cut -d' ' -f1)" = "${TOOLKIT_SHA256[$i]}" ] || fail "${TOOLKIT_FILES[$i]} did not arrive intact (SHA-256 differs)"
         chmod 0644 "$tmp"
         mv -f "$tmp" "$file"

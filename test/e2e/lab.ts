@@ -17,17 +17,28 @@ export interface Result {
 }
 
 let currentStep = "setup";
-/** Names the step that the following commands belong to, for failure messages. */
+let failedStep: string | undefined;
+const started = Date.now();
+/**
+ * Names the step that the following commands belong to, for failure messages. The steps of a file
+ * build on each other: once one failed, the next ones fail at once instead of waiting on a broken lab.
+ */
 export function step(name: string): void {
+    if (failedStep) throw new Error(`${name}: not run, because an earlier step failed (${failedStep})`);
     currentStep = name;
-    process.stderr.write(`\n[e2e] ${name}\n`);
+    process.stderr.write(`\n[e2e ${new Date().toISOString().slice(11, 19)} +${Math.round((Date.now() - started) / 1000)}s] ${name}\n`);
+}
+
+function fail(message: string): never {
+    failedStep ??= currentStep;
+    throw new Error(message);
 }
 
 function run(label: string, cmd: string, args: string[], input?: string, allowFail = false, timeoutMs = 20 * 60_000): Result {
     const r = spawnSync(cmd, args, { cwd: ROOT, input, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
     const res = { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
     if (!allowFail && res.status !== 0) {
-        throw new Error(
+        fail(
             `${currentStep}: ${label} failed (exit ${res.status}${r.error ? `, ${r.error.message}` : ""})\n` +
                 `--- stdout ---\n${res.stdout.slice(-6000)}\n--- stderr ---\n${res.stderr.slice(-6000)}`,
         );
@@ -52,7 +63,7 @@ export function lab(args: string[]): Result {
 /** Fails the current step with a message naming the host, unless `ok`. */
 export function check(ok: boolean, host: string, what: string, output: unknown): void {
     if (!ok) {
-        throw new Error(`${currentStep}: on ${host}: ${what}\n--- output ---\n${typeof output === "string" ? output : JSON.stringify(output, null, 2)}`);
+        fail(`${currentStep}: on ${host}: ${what}\n--- output ---\n${typeof output === "string" ? output : JSON.stringify(output, null, 2)}`);
     }
 }
 

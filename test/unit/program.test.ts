@@ -3,6 +3,8 @@
  * declares, under which parents, in which order, and what their scripts say.
  */
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { readScript, SCRIPT_DIR, sha256 } from "../../components/script";
 import { DEV_COMMAND_PARENTS } from "../expected";
 import { Registered, runProgram, stackValues, ProgramRun } from "../harness";
@@ -263,5 +265,43 @@ describe("identity: what a change replaces (the old one is removed first, with i
     test("settings that do not make a resource what it is change in place", () => {
         expect(triggers("web1-web")).toEqual([]);
         expect(triggers("director-sysctl")).toEqual([]);
+    });
+});
+
+describe("a new version of a script updates exactly what uses it", () => {
+    /** The dev stack's resources with one script file edited (in a copy of the scripts folder). */
+    async function withEdited(file: string): Promise<ProgramRun> {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-scripts-"));
+        try {
+            fs.cpSync(SCRIPT_DIR, dir, { recursive: true });
+            fs.appendFileSync(path.join(dir, file), "# a new version\n");
+            process.env.LVS_DR_SCRIPTS = dir;
+            const edited = await runProgram(stackValues("dev"));
+            if (edited.error) throw edited.error;
+            return edited;
+        } finally {
+            delete process.env.LVS_DR_SCRIPTS;
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+    const inputsOf = (r: ProgramRun) => Object.fromEntries(r.resources.filter((x) => x.custom).map((x) => [x.name, JSON.stringify(x.inputs)]));
+    const changed = (a: ProgramRun, b: ProgramRun) => {
+        const [x, y] = [inputsOf(a), inputsOf(b)];
+        return Object.keys(x).filter((k) => x[k] !== y[k]).sort();
+    };
+
+    test("lib.sh: only the toolkit of each LiveState, no command", async () => {
+        expect(changed(run, await withEdited("lib.sh"))).toEqual(["director-live", "nfs-live", "web1-live", "web2-live"]);
+    });
+
+    test("vip.sh: the VIP commands (their text names the script's version) and the toolkits holding it", async () => {
+        expect(changed(run, await withEdited("vip.sh"))).toEqual([
+            "director-live",
+            "director-vip-192.168.86.180",
+            "web1-live",
+            "web1-vip-192.168.86.180",
+            "web2-live",
+            "web2-vip-192.168.86.180",
+        ]);
     });
 });
