@@ -18,8 +18,10 @@ export interface DirectorArgs {
 /** Kernel settings of a director (paths under /proc/sys; @IFACE@ is the data-plane interface). */
 export function directorSysctls(ipvs: IpvsTuning): string[] {
     const flag = (b: boolean) => (b ? 1 : 0);
-    const everywhere = (key: string, value: number) =>
-        ["all", "default", "@IFACE@"].map((dev) => `net/ipv4/conf/${dev}/${key}=${value}`);
+    // `all` and the data interface decide (the kernel ORs or ANDs them, see ip-sysctl.rst). Not
+    // `default`: set at boot, it would be copied into every interface created after it (the
+    // management NIC too), and those copies would outlive a destroy.
+    const everywhere = (key: string, value: number) => ["all", "@IFACE@"].map((dev) => `net/ipv4/conf/${dev}/${key}=${value}`);
     return [
         // The director balances; it does not route (the recipe's ip_forward=0).
         "net/ipv4/ip_forward=0",

@@ -6,7 +6,7 @@
 import {
     check,
     CLUSTER_VMS,
-    fingerprint,
+    fingerprints,
     fingerprintDiff,
     journalRuns,
     lab,
@@ -42,7 +42,7 @@ beforeAll(() => {
     step("before: a firewall on web2, then record what every host looks like");
     // A real server with an active firewall (ufw): lvs-dr must open just its port, and close it again.
     onVm("web2", "ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null && ufw status | head -1");
-    for (const vm of CLUSTER_VMS) before[vm] = fingerprint(vm);
+    Object.assign(before, fingerprints(CLUSTER_VMS));
 });
 
 test("1. pulumi up on the lab stack succeeds, and every host logs the scripts it ran", () => {
@@ -86,6 +86,9 @@ test("4. it is really DR: IPVS counts packets in and none out; only the director
     const replyMacs = [...arping.matchAll(/from ([0-9a-f:]{17})/g)].map((m) => m[1]);
     check(replyMacs.length >= 3, CLIENT, "arping for the VIP got fewer than 3 replies", arping);
     check(replyMacs.every((m) => m === directorMac), CLIENT, `an ARP reply for the VIP came from another MAC (web servers: ${webMacs.join(", ")})`, arping);
+    // Not forwarding makes the director a host, which obeys ICMP redirects: it must not.
+    const redirects = onVm("director", "cat /proc/sys/net/ipv4/conf/{all,eth1}/accept_redirects /proc/sys/net/ipv4/ip_forward").stdout;
+    check(redirects.trim().split("\n").join(" ") === "0 0 0", "director", "accept_redirects (all, eth1) and ip_forward are not all 0", redirects);
 });
 
 test("4b. when the director brings the VIP up it announces it: a neighbour's stale MAC is replaced at once", () => {
@@ -162,14 +165,14 @@ test("6. after rebooting director, web1, web2 and nfs the service comes back by 
 test("7. pulumi destroy leaves every host exactly as before, and the data in place", () => {
     step("step 7: destroy");
     // Positive control: deployed, every host differs from before.
+    const deployed = fingerprints(CLUSTER_VMS);
     for (const vm of CLUSTER_VMS) {
-        check(fingerprintDiff(before[vm], fingerprint(vm)).length > 0, vm, "the deployed host looks like the bare one: this check could not fail", "");
+        check(fingerprintDiff(before[vm], deployed[vm]).length > 0, vm, "the deployed host looks like the bare one: this check could not fail", "");
     }
     pulumi(["destroy", "--yes", "--skip-preview"]);
-    for (const vm of CLUSTER_VMS) {
-        const diff = fingerprintDiff(before[vm], fingerprint(vm));
-        check(diff.length === 0, vm, "the host differs from before the first up (- before, + after destroy)", diff.join("\n"));
-    }
+    const after = fingerprints(CLUSTER_VMS);
+    const diffs = CLUSTER_VMS.flatMap((vm) => fingerprintDiff(before[vm], after[vm]).map((l) => `${vm}: ${l}`));
+    check(diffs.length === 0, CLUSTER_VMS.join(", "), "hosts differ from before the first up (- before, + after destroy)", diffs.join("\n"));
     const data = onVm("nfs", "cat /srv/lvs/kgc/index.html /srv/lvs/benet/index.html /srv/lvs/kgc/probe.txt").stdout;
     check(data.includes(PAGES[0]) && data.includes(PAGES[1]) && data.includes("probe-"), "nfs", "export data was deleted", data);
 });

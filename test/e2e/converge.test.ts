@@ -10,7 +10,7 @@ import {
     CLUSTER_VMS,
     editConfig,
     expectNoFailures,
-    fingerprint,
+    fingerprints,
     fingerprintDiff,
     installLoad,
     onVm,
@@ -43,7 +43,7 @@ function lines(text: string): string[] {
 
 beforeAll(() => {
     step("converge: record the hosts, deploy");
-    for (const vm of CLUSTER_VMS) before[vm] = fingerprint(vm);
+    Object.assign(before, fingerprints(CLUSTER_VMS));
     original = readConfig();
     pulumi(["up", "--yes", "--skip-preview"]);
     installLoad();
@@ -145,6 +145,20 @@ describe("NFS identities change under load, with zero failed requests", () => {
     });
 });
 
+test("an export folder with a setgid bit it should not have converges once, not on every run", () => {
+    step("converge: export mode with setgid");
+    const state = JSON.parse(pulumi(["stack", "export"]).stdout);
+    const benet = state.deployment.resources.find((r: any) => r.type === "command:remote:Command" && String(r.inputs.stdin).includes("EXPORT_PATH='/srv/lvs/benet'"));
+    // A folder that picked up setgid (say, from a parent folder) while the config says 0755.
+    onVm("nfs", "chmod g+s /srv/lvs/benet");
+    const first = onVm("nfs", "bash -s apply", { input: benet.inputs.stdin }).stdout;
+    check(/changed: mode of \/srv\/lvs\/benet: 2755 -> 0755/.test(first), "nfs", "the setgid bit was not cleared", first);
+    const second = onVm("nfs", "bash -s apply", { input: benet.inputs.stdin }).stdout;
+    check(/: apply: no changes$/m.test(second), "nfs", "applying the export again changed something (eternal drift)", second);
+    const mode = onVm("nfs", "stat -c %a /srv/lvs/benet").stdout.trim();
+    check(mode === "755", "nfs", `the export folder has mode ${mode}, not 755`, mode);
+});
+
 test("a file replaced in an export is never served torn", () => {
     step("converge: content changes under load");
     const versions = ["this is kgc web, version two, a longer page!\n", "this is kgc web!\n", "kgc v3\n"];
@@ -166,8 +180,7 @@ test("pulumi destroy after all these changes leaves every host as it was before 
         for (const k of Object.keys(original)) c[k] = original[k];
     });
     pulumi(["destroy", "--yes", "--skip-preview"]);
-    for (const vm of CLUSTER_VMS) {
-        const diff = fingerprintDiff(before[vm], fingerprint(vm));
-        check(diff.length === 0, vm, "after the changes and destroy the host differs from before (- before, + after)", diff.join("\n"));
-    }
+    const after = fingerprints(CLUSTER_VMS);
+    const diffs = CLUSTER_VMS.flatMap((vm) => fingerprintDiff(before[vm], after[vm]).map((l) => `${vm}: ${l}`));
+    check(diffs.length === 0, CLUSTER_VMS.join(", "), "after the changes and destroy, hosts differ from before (- before, + after)", diffs.join("\n"));
 });

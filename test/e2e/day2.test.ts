@@ -8,6 +8,8 @@
 import {
     check,
     editConfig,
+    failed,
+    independent,
     expectNoFailures,
     installLoad,
     lab,
@@ -49,6 +51,8 @@ describe("changes under load, with zero failed requests", () => {
         const r = underLoad(() => {
             editConfig((c) => {
                 c["lvs-dr:services"][0].realServers.push({ host: "web3" });
+                // Long enough for the download the drain test keeps in flight from web3.
+                c["lvs-dr:services"][0].drainTimeout = 300;
                 c["lvs-dr:mounts"].push({ host: "web3", server: "nfs", export: "/srv/lvs/kgc", path: "/var/www/html" });
             });
             pulumi(["up", "--yes", "--skip-preview"]);
@@ -99,15 +103,16 @@ describe("changes under load, with zero failed requests", () => {
 
     test("drain and remove a web server: a long download from it completes first", () => {
         step("day-2: drain and remove web3 with a download in flight");
-        // 12 MB at 2 MB/s: about 6 s on the wire, started through the VIP until one lands on web3.
-        onVm("nfs", "head -c 12582912 /dev/urandom > /srv/lvs/kgc/big.bin && cp /srv/lvs/kgc/big.bin /srv/lvs/benet/big.bin");
+        // 4 MB at 32 KB/s: about two minutes on the wire, longer than the up takes to reach the
+        // removal (deletes run last); started through the VIP until one lands on web3.
+        onVm("nfs", "head -c 4194304 /dev/urandom > /srv/lvs/kgc/big.bin && cp /srv/lvs/kgc/big.bin /srv/lvs/benet/big.bin");
         const sum = onVm("nfs", "sha256sum < /srv/lvs/kgc/big.bin").stdout.split(" ")[0];
         const journalMark = onVm("director", "journalctl -q -t lvs-dr -o cat | wc -l").stdout.trim();
         let up = "";
         let downloads = 0;
         const r = underLoad(() => {
             for (; downloads < 8; downloads++) {
-                onVm("client", `nohup sh -c 'curl -sS --fail --limit-rate 2M -o /tmp/dl-${downloads} http://${VIP}/big.bin; echo $? > /tmp/dl-${downloads}.rc' >/dev/null 2>&1 &`);
+                onVm("client", `nohup sh -c 'curl -sS --fail --limit-rate 32K -o /tmp/dl-${downloads} http://${VIP}/big.bin; echo $? > /tmp/dl-${downloads}.rc' >/dev/null 2>&1 &`);
                 onVm("client", "sleep 0.5");
                 const conns = onVm("director", "ipvsadm -Lnc").stdout;
                 if (/ESTABLISHED\s+10\.86\.0\.1:\d+\s+\S+\s+10\.86\.0\.33:80/.test(conns)) break;
@@ -118,6 +123,7 @@ describe("changes under load, with zero failed requests", () => {
                 c["lvs-dr:services"][0].realServers = c["lvs-dr:services"][0].realServers.filter((x: any) => x.host !== "web3");
                 c["lvs-dr:mounts"] = c["lvs-dr:mounts"].filter((m: any) => m.host !== "web3");
                 c["lvs-dr:services"][0].realServers[0].weight = 1;
+                c["lvs-dr:services"][0].drainTimeout = 30;
             });
             up = pulumi(["up", "--yes", "--skip-preview"]).stdout;
         });
@@ -133,7 +139,7 @@ describe("changes under load, with zero failed requests", () => {
         check(drain !== undefined, "director", "web3 was not drained before its removal", log);
         const waited = Number(/after (\d+)s \(active connections left: (\d+)/.exec(drain!)?.[1]);
         const left = Number(/active connections left: (\d+)/.exec(drain!)?.[1]);
-        check(waited >= 2 && left === 0, "director", "the drain did not wait for web3's download to end", drain);
+        check(waited >= 5 && left === 0, "director", "the drain did not wait for web3's download to end", drain);
         check(!ipvsTable().includes("10.86.0.33"), "director", "web3 is still a real server", ipvsTable());
         const leftOnWeb3 = onVm("web3", "ip -o -4 addr show dev lo; findmnt -n /var/www/html || true").stdout;
         check(!leftOnWeb3.includes(VIP) && !leftOnWeb3.includes("10.86.0.77"), "web3", "web3 still holds the VIP or the mount", leftOnWeb3);
@@ -143,6 +149,8 @@ describe("changes under load, with zero failed requests", () => {
 
 describe("drift: preview --refresh shows what drifted and what will apply again; up --refresh repairs it", () => {
     test("an untouched cluster shows no changes", () => {
+        // Drift needs a deployed cluster, not a day-2 change that succeeded.
+        independent();
         step("drift: untouched");
         const plan = refreshPlan();
         check(plan.length === 0, "(engine)", "preview --refresh found changes on an untouched cluster", plan);
@@ -214,6 +222,7 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
 });
 
 afterAll(() => {
+    if (failed()) return; // leave the lab as it is, for a look
     step("day-2: destroy");
     pulumi(["destroy", "--yes", "--skip-preview"]);
 });

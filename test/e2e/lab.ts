@@ -4,6 +4,7 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { parseDocument } from "yaml";
 
@@ -27,6 +28,19 @@ export function step(name: string): void {
     if (failedStep) throw new Error(`${name}: not run, because an earlier step failed (${failedStep})`);
     currentStep = name;
     process.stderr.write(`\n[e2e ${new Date().toISOString().slice(11, 19)} +${Math.round((Date.now() - started) / 1000)}s] ${name}\n`);
+}
+
+/** Whether a step of this file failed (cleanup then leaves the lab as it is, for a look). */
+export function failed(): boolean {
+    return failedStep !== undefined;
+}
+
+/**
+ * Starts a group of steps that does not build on the ones before: it brings the lab to a known
+ * state itself, so an earlier failure does not stop it.
+ */
+export function independent(): void {
+    failedStep = undefined;
 }
 
 function fail(message: string): never {
@@ -144,9 +158,16 @@ export function requests(n: number, urlPath = "/", vip = VIP): string[] {
     return onVm("client", cmd).stdout.trim().split("\n").filter(Boolean);
 }
 
-/** What lvs-dr may change on a VM (test/e2e/fingerprint.sh), as a list of lines. */
-export function fingerprint(vm: string): string[] {
-    return onVm(vm, "bash -s", { input: fs.readFileSync(path.join(__dirname, "fingerprint.sh"), "utf8") }).stdout.split("\n");
+/** What lvs-dr may change on each VM (test/e2e/fingerprint.sh), as lists of lines; the VMs in parallel. */
+export function fingerprints(vms: string[]): Record<string, string[]> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-fingerprint-"));
+    try {
+        const script = 'fp=$1 out=$2; shift 2; for vm in "$@"; do bash lab/lab.sh ssh "$vm" bash -s <"$fp" >"$out/$vm" & done; wait';
+        run(`fingerprints of ${vms.join(", ")}`, "bash", ["-c", script, "_", path.join(__dirname, "fingerprint.sh"), dir, ...vms]);
+        return Object.fromEntries(vms.map((vm) => [vm, fs.readFileSync(path.join(dir, vm), "utf8").split("\n")]));
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
 }
 
 /** The lines in which two fingerprints differ, marked - (only in a) and + (only in b). */

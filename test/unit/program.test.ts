@@ -109,10 +109,8 @@ describe("rendered scripts carry the recipe's settings", () => {
 
     test("director and real-server sysctls", () => {
         expect(stdin("director-sysctl")).toContain(
-            "SETTINGS=('net/ipv4/ip_forward=0' 'net/ipv4/conf/all/send_redirects=0' " +
-                "'net/ipv4/conf/default/send_redirects=0' 'net/ipv4/conf/@IFACE@/send_redirects=0' " +
-                "'net/ipv4/conf/all/accept_redirects=0' 'net/ipv4/conf/default/accept_redirects=0' " +
-                "'net/ipv4/conf/@IFACE@/accept_redirects=0' " +
+            "SETTINGS=('net/ipv4/ip_forward=0' 'net/ipv4/conf/all/send_redirects=0' 'net/ipv4/conf/@IFACE@/send_redirects=0' " +
+                "'net/ipv4/conf/all/accept_redirects=0' 'net/ipv4/conf/@IFACE@/accept_redirects=0' " +
                 "'net/ipv4/vs/expire_nodest_conn=1' 'net/ipv4/vs/expire_quiescent_template=1' " +
                 "'net/ipv4/vs/conn_reuse_mode=1' 'net/ipv4/vs/sloppy_tcp=0')",
         );
