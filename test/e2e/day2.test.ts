@@ -204,7 +204,7 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
         step(`drift: ${_what}`);
         for (const [vm, command] of changes) onVm(vm, command);
         const plan = refreshPlan().sort();
-        const matches = plan.length === want.length && want.every((w, i) => new RegExp(`^${w.replace(/[.]/g, "\\.").replace("*", ".*")}$`).test(plan[i]));
+        const matches = plan.length === want.length && [...want].sort().every((w, i) => new RegExp(`^${w.replace(/[.]/g, "\\.").replace("*", ".*")}$`).test(plan[i]));
         check(matches, "(engine)", `preview --refresh should plan exactly:\n  ${want.join("\n  ")}`, plan);
         pulumi(["up", "--refresh", "--yes", "--skip-preview"]);
         bothPagesThroughVip();

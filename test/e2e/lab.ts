@@ -48,8 +48,16 @@ function fail(message: string): never {
     throw new Error(message);
 }
 
-function run(label: string, cmd: string, args: string[], input?: string, allowFail = false, timeoutMs = 20 * 60_000): Result {
-    const r = spawnSync(cmd, args, { cwd: ROOT, input, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
+function run(
+    label: string,
+    cmd: string,
+    args: string[],
+    input?: string,
+    allowFail = false,
+    timeoutMs = 20 * 60_000,
+    env: NodeJS.ProcessEnv = process.env,
+): Result {
+    const r = spawnSync(cmd, args, { cwd: ROOT, input, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20, env });
     const res = { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
     if (!allowFail && res.status !== 0) {
         fail(
@@ -65,9 +73,13 @@ export function onVm(vm: string, command: string, opts: { input?: string; allowF
     return run(`on ${vm}: ${command}`, "bash", ["lab/lab.sh", "ssh", vm, command], opts.input, opts.allowFail);
 }
 
-/** The Pulumi CLI of this checkout on the lab stack. */
+/**
+ * The Pulumi CLI of this checkout on the lab stack. The program is not type-checked again at every
+ * run (the unit stage's tsc did that): about 2.5 s less for each of the suite's ~45 runs.
+ */
 export function pulumi(args: string[], opts: { allowFail?: boolean } = {}): Result {
-    return run(`pulumi ${args.join(" ")}`, "bash", ["scripts/pulumi.sh", ...args, "--stack", STACK], undefined, opts.allowFail);
+    const env = { ...process.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" };
+    return run(`pulumi ${args.join(" ")}`, "bash", ["scripts/pulumi.sh", ...args, "--stack", STACK], undefined, opts.allowFail, 20 * 60_000, env);
 }
 
 export function lab(args: string[]): Result {
