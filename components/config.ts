@@ -33,7 +33,7 @@ const MOUNT_OPTIONS = new Set([
     "ro", "rw", "hard", "soft", "nosuid", "nodev", "noexec", "noatime", "nodiratime", "relatime",
     "vers", "nfsvers", "proto", "port", "timeo", "retrans", "rsize", "wsize", "sec", "actimeo",
     "ac", "noac", "lookupcache", "nconnect", "bg", "fg", "x-systemd.automount", "x-systemd.mount-timeout",
-    "nofail", "lock", "nolock", "local_lock",
+    "nofail", "lock", "nolock", "local_lock", "retry",
 ]);
 
 // ---------------------------------------------------------------------------------------------

@@ -38,16 +38,23 @@ export function pathSlug(p: string): string {
     return p === "/" ? "root" : p.slice(1).replace(/\//g, "-");
 }
 
-/**
- * The mount options written to the mount unit: the user's, plus _netdev, and lookupcache=none unless
- * the user chose a lookup cache. A file lvs-dr replaces on the NFS server is renamed over the old
- * one; with the kernel's default lookup cache a web server may still stat the old file (its size)
- * and read the new one for a few seconds, and send a torn reply.
- */
+/** Options lvs-dr adds to a mount unless the user set that option (by its key). */
+export const MOUNT_DEFAULTS = [
+    // A file lvs-dr replaces on the NFS server is renamed over the old one; with the kernel's default
+    // lookup cache a web server may still stat the old file (its size) and read the new one for a few
+    // seconds, and send a torn reply.
+    "lookupcache=none",
+    // mount.nfs gives up after 2 minutes by default; a real server that boots before its NFS server
+    // would then never start its web server. Retry for a week (the mount unit waits as long).
+    "retry=10080",
+];
+
+/** The mount options written to the mount unit: the user's, the defaults they did not set, _netdev. */
 export function mountOptions(options: string[]): string {
     const own = options.filter((o) => o !== "_netdev");
-    const cache = own.some((o) => o.split("=")[0] === "lookupcache") ? [] : ["lookupcache=none"];
-    return [...own, ...cache, "_netdev"].join(",");
+    const key = (o: string) => o.split("=")[0];
+    const defaults = MOUNT_DEFAULTS.filter((d) => !own.some((o) => key(o) === key(d)));
+    return [...own, ...defaults, "_netdev"].join(",");
 }
 
 /** The resource name of a real server's mount. */

@@ -12,10 +12,21 @@ stages=("$@")
 results=$(mktemp -d)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
-jest_project() { npx jest --selectProjects "$1" --json --outputFile="$results/$1.json" "${@:2}"; }
-summary() { node scripts/jest-summary.js "$results" || true; }
+jest_project() { npx jest --selectProjects "$1" --json --outputFile="$results/jest/$1.json" "${@:2}"; }
+summary() { node scripts/jest-summary.js "$results/jest" || true; }
+mkdir -p "$results/jest"
+# Slow builds that later stages need start at once and overlap the fast stages: the Pulumi CLI
+# (engine, e2e) and the lab image (e2e). A later stage calls the same script, which waits for the
+# running build (both take a lock) and then finds it done; a failed build fails there, with its output.
+prefetch=()
+cleanup() {
+    [ "${#prefetch[@]}" -eq 0 ] || kill "${prefetch[@]}" 2>/dev/null || true
+    summary
+    rm -rf "$results"
+}
 # The closing line comes last whatever happens: "N passed, N failed".
-trap 'summary; rm -rf "$results"' EXIT
+trap cleanup EXIT
+wants() { [[ " ${stages[*]} " == *" $1 "* ]]; }
 
 stage_unit() {
     step "type check"
@@ -50,6 +61,14 @@ stage_e2e() {
 
 step "host tools"
 bash scripts/ensure-tools.sh
+if wants engine || wants e2e; then
+    bash scripts/ensure-pulumi.sh >"$results/pulumi-build.log" 2>&1 &
+    prefetch+=("$!")
+fi
+if wants e2e; then
+    bash lab/image.sh build >"$results/image-build.log" 2>&1 &
+    prefetch+=("$!")
+fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     step "npm ci"
     npm ci --no-audit --no-fund

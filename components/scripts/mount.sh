@@ -45,6 +45,10 @@ What=$source
 Where=$MOUNT_POINT
 Type=nfs
 Options=$OPTIONS
+# When the whole cluster boots, the NFS server may come up minutes after this host: wait for it
+# (mount.nfs retries as its retry= option says) rather than fail and leave the web server, which
+# requires this mount, never started.
+TimeoutSec=infinity
 
 [Install]
 WantedBy=remote-fs.target

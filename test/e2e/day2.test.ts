@@ -61,11 +61,20 @@ describe("changes under load, with zero failed requests", () => {
         check(ipvsTable().includes("-r 10.86.0.33:80 -g -w 1"), "director", "web3 is not a real server", ipvsTable());
     });
 
-    test("change a weight: the real server is edited in place", () => {
+    test("change a weight: the plan is one line of one resource, and the real server is edited in place", () => {
         step("day-2: weight");
+        editConfig((c) => (c["lvs-dr:services"][0].realServers[0].weight = 3));
+        // What code review sees: `pulumi preview --diff`.
+        const plan = pulumi(["preview", "--diff", "--color", "never"]).stdout;
+        const changed = plan.split("\n").filter((l) => /^\s*[-+~] /.test(l)).map((l) => l.trim());
+        check(
+            JSON.stringify(changed) === JSON.stringify(["~ command:remote:Command: (update)", "~ stdin:", "- WEIGHT='1'", "+ WEIGHT='3'", "~ 1 to update"]),
+            "(engine)",
+            "preview --diff of a weight change should show one update with one changed line",
+            plan,
+        );
         let up = "";
         const r = underLoad(() => {
-            editConfig((c) => (c["lvs-dr:services"][0].realServers[0].weight = 3));
             up = pulumi(["up", "--yes", "--skip-preview", "--show-replacement-steps"]).stdout;
         });
         expectNoFailures(r, "the weight change");

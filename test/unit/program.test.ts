@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { mountOptions } from "../../components/realServer";
 import { readScript, SCRIPT_DIR, sha256 } from "../../components/script";
 import { DEV_COMMAND_PARENTS } from "../expected";
 import { Registered, runProgram, stackValues, ProgramRun } from "../harness";
@@ -144,8 +145,9 @@ describe("rendered scripts carry the recipe's settings", () => {
         expect(stdin("web1-mount-var-www-html")).toMatch(/^SERVER='192\.168\.86\.77'$/m);
         expect(stdin("web1-mount-var-www-html")).toMatch(/^EXPORT='\/opt\/kgc'$/m);
         expect(stdin("web2-mount-var-www-html")).toMatch(/^EXPORT='\/opt\/benet'$/m);
-        // lookupcache=none: a file replaced on the NFS server is never served with the old one's size.
-        expect(stdin("web1-mount-var-www-html")).toMatch(/^OPTIONS='lookupcache=none,_netdev'$/m);
+        // lookupcache=none: a file replaced on the NFS server is never served with the old one's size;
+        // retry: a real server that boots before its NFS server waits for it.
+        expect(stdin("web1-mount-var-www-html")).toMatch(/^OPTIONS='lookupcache=none,retry=10080,_netdev'$/m);
     });
 
     test("no script weakens host security the way the recipe did", () => {
@@ -251,7 +253,7 @@ describe("identity: what a change replaces (the old one is removed first, with i
     });
 
     test("a mount by its point, source and options; an export by its path; a VIP by its address", () => {
-        expect(triggers("web1-mount-var-www-html")).toEqual(["/var/www/html", "192.168.86.77:/opt/kgc", "lookupcache=none,_netdev"]);
+        expect(triggers("web1-mount-var-www-html")).toEqual(["/var/www/html", "192.168.86.77:/opt/kgc", "lookupcache=none,retry=10080,_netdev"]);
         expect(triggers(commands().find((c) => c.inputs.stdin.includes("EXPORT_PATH='/opt/kgc'"))!.name)).toEqual(["/opt/kgc"]);
         expect(triggers("director-vip-192.168.86.180")).toEqual(["192.168.86.180"]);
     });
@@ -264,6 +266,12 @@ describe("identity: what a change replaces (the old one is removed first, with i
         expect(triggers("web1-web")).toEqual([]);
         expect(triggers("director-sysctl")).toEqual([]);
     });
+});
+
+test("mount options: lvs-dr's defaults only where the user set nothing for that option", () => {
+    expect(mountOptions([])).toBe("lookupcache=none,retry=10080,_netdev");
+    expect(mountOptions(["ro", "lookupcache=all", "_netdev"])).toBe("ro,lookupcache=all,retry=10080,_netdev");
+    expect(mountOptions(["retry=5"])).toBe("retry=5,lookupcache=none,_netdev");
 });
 
 describe("a new version of a script updates exactly what uses it", () => {
