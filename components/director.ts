@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { IpvsTuning } from "./config";
-import { deployHostPlan, HostPlan, HostTarget } from "./host";
+import { deployHostPlan, HostPlan, HostTarget, vipCommand } from "./host";
 import { LiveState } from "./liveState";
 
 export interface DirectorArgs {
@@ -59,14 +59,7 @@ export function directorPlan(name: string, args: Omit<DirectorArgs, "host">): Ho
                 params: { NAME: "director", SETTINGS: directorSysctls(args.ipvs) },
                 after: [`${name}-ipvs-modules`],
             },
-            ...args.vips.map((vip) => ({
-                name: `${name}-vip-${vip}`,
-                concern: "vip" as const,
-                object: `vip-${vip}`,
-                params: { VIP: vip, DEVICE: "@IFACE@", HOST_ROUTE: "no", ANNOUNCE: "yes" },
-                identity: [vip],
-                after: [`${name}-sysctl`],
-            })),
+            ...args.vips.map((vip) => vipCommand(name, vip, "director", `${name}-sysctl`)),
         ],
     };
 }

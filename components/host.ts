@@ -72,6 +72,22 @@ export interface PlannedCommand {
     replacedWith?: (string | command.remote.Command)[];
 }
 
+/**
+ * A VIP held by a host: on the director's data interface (announced with gratuitous ARP), or on a
+ * real server's `lo` (with the recipe's host route), after `after` (its sysctls).
+ */
+export function vipCommand(component: string, vip: string, on: "director" | "real-server", after: string): PlannedCommand {
+    const director = on === "director";
+    return {
+        name: `${component}-vip-${vip}`,
+        concern: "vip",
+        object: `vip-${vip}`,
+        params: { VIP: vip, DEVICE: director ? "@IFACE@" : "lo", HOST_ROUTE: director ? "no" : "yes", ANNOUNCE: director ? "yes" : "no" },
+        identity: [vip],
+        after: [after],
+    };
+}
+
 export interface HostPlan {
     /** The component's name: its resources' records on the host carry it. */
     component: string;

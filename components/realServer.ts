@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MountSpec, WEB_SERVERS } from "./config";
-import { deployHostPlan, HostPlan, HostTarget, PlannedCommand } from "./host";
+import { deployHostPlan, HostPlan, HostTarget, PlannedCommand, vipCommand } from "./host";
 import { LiveState } from "./liveState";
 
 export interface RealServerMount {
@@ -67,14 +67,7 @@ export function realServerPlan(name: string, args: Omit<RealServerArgs, "host">)
     const commands: PlannedCommand[] = [
         { name: `${name}-arp`, concern: "sysctl", object: "sysctl-real-server", params: { NAME: "real-server", SETTINGS: realServerSysctls() } },
         // The VIP goes on lo only once the host will not answer ARP for it.
-        ...args.vips.map((vip) => ({
-            name: `${name}-vip-${vip}`,
-            concern: "vip" as const,
-            object: `vip-${vip}`,
-            params: { VIP: vip, DEVICE: "lo", HOST_ROUTE: "yes", ANNOUNCE: "no" },
-            identity: [vip],
-            after: [`${name}-arp`],
-        })),
+        ...args.vips.map((vip) => vipCommand(name, vip, "real-server", `${name}-arp`)),
         {
             name: `${name}-web`,
             concern: "web",
