@@ -203,27 +203,34 @@ remove_file() {
     fi
 }
 
-# dir_ensure PATH: create PATH when it is missing, remembering the topmost folder created, so that
-# dir_release PATH takes away exactly what we made (and only while nothing is in it).
+# dir_ensure PATH: create PATH when it is missing, marking every folder it creates as ours, so that
+# dir_release takes away exactly the folders we made, once they are empty (never a file, never a
+# folder another mount of ours still uses: /srv/www made for two mount points stays until both go).
 dir_ensure() {
     [ -d "$1" ] && return 0
-    local top=$1
-    while [ ! -d "${top%/*}" ]; do top=${top%/*}; done
-    printf '%s\n' "$top" | record "$LVS_STATE/dirs/$(systemd-escape --path "$1")"
+    local dir=$1
+    mkdir -p "$LVS_STATE/dirs"
+    while [ ! -d "$dir" ]; do
+        : >"$LVS_STATE/dirs/$(systemd-escape --path "$dir")"
+        dir=${dir%/*}
+    done
     mkdir -p "$1"
     changed "created $1"
 }
 
+# dir_release PATH: remove PATH and then each parent, as long as lvs-dr made it and it is empty.
 dir_release() {
-    local rec top
-    rec="$LVS_STATE/dirs/$(systemd-escape --path "$1")"
-    [ -f "$rec" ] || return 0
-    top=$(cat "$rec")
-    if [ -d "$top" ] && [ -z "$(find "$top" -mindepth 1 -not -type d -print -quit)" ] && ! findmnt -n --mountpoint "$1" >/dev/null; then
-        find "$top" -depth -type d -empty -delete
-        changed "removed $top (lvs-dr created it)"
-    fi
-    rm -f "$rec"
+    local dir=$1 mark
+    while [ -n "$dir" ]; do
+        mark="$LVS_STATE/dirs/$(systemd-escape --path "$dir")"
+        [ -f "$mark" ] || return 0
+        if [ -d "$dir" ]; then
+            rmdir -- "$dir" 2>/dev/null || return 0
+            changed "removed $dir (lvs-dr created it)"
+        fi
+        rm -f -- "$mark"
+        dir=${dir%/*}
+    done
 }
 
 # data_iface: the data-plane interface: DATA_IFACE when given, else the one holding DATA_ADDRESS.

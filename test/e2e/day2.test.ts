@@ -115,8 +115,9 @@ describe("changes under load, with zero failed requests", () => {
 
     test("drain and remove a web server: a long download from it completes first", () => {
         step("day-2: drain and remove web3 with a download in flight");
-        // 4 MB at 32 KB/s: about two minutes on the wire, longer than the up takes to reach the
-        // removal (deletes run last); started through the VIP until one lands on web3.
+        // 4 MB at 16 KB/s: over four minutes on the wire, well past the two minutes the up takes to
+        // reach the removal (deletes run last; at 32 KB/s a CI run saw the download end just before
+        // the drain began); started through the VIP until one lands on web3.
         onVm("nfs", "head -c 4194304 /dev/urandom > /srv/lvs/kgc/big.bin && cp /srv/lvs/kgc/big.bin /srv/lvs/benet/big.bin");
         const sum = onVm("nfs", "sha256sum < /srv/lvs/kgc/big.bin").stdout.split(" ")[0];
         const journalMark = onVm("director", "journalctl -q -t lvs-dr -o cat | wc -l").stdout.trim();
@@ -124,7 +125,7 @@ describe("changes under load, with zero failed requests", () => {
         let downloads = 0;
         const r = underLoad(() => {
             for (; downloads < 8; downloads++) {
-                onVm("client", `nohup sh -c 'curl -sS --fail --limit-rate 32K -o /tmp/dl-${downloads} http://${VIP}/big.bin; echo $? > /tmp/dl-${downloads}.rc' >/dev/null 2>&1 &`);
+                onVm("client", `nohup sh -c 'curl -sS --fail --limit-rate 16K -o /tmp/dl-${downloads} http://${VIP}/big.bin; echo $? > /tmp/dl-${downloads}.rc' >/dev/null 2>&1 &`);
                 onVm("client", "sleep 0.5");
                 const conns = onVm("director", "ipvsadm -Lnc").stdout;
                 if (/ESTABLISHED\s+10\.86\.0\.1:\d+\s+\S+\s+10\.86\.0\.33:80/.test(conns)) break;

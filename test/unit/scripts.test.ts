@@ -146,3 +146,49 @@ describe("the toolkit installer (as root, into a folder of this test)", () => {
         expect(() => renderInstall(t, "web1-live", "web1")).toThrow(/lib\.sh is not the version this deployment was planned with/);
     });
 });
+
+describe("folders lvs-dr makes (dir_ensure, dir_release in lib.sh)", () => {
+    let dir: string;
+    beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-dirs-"))));
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /** Runs lib.sh's functions with its bookkeeping in this test's folder; returns what exists after. */
+    function run(steps: string): string[] {
+        const script = [
+            `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+            `LVS_STATE=${shellQuote(path.join(dir, "state"))}`,
+            `changed() { :; }`,
+            `cd ${shellQuote(dir)}`,
+            steps,
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        const root = path.join(dir, "srv");
+        if (!fs.existsSync(root)) return [];
+        return (fs.readdirSync(root, { recursive: true }) as string[]).map(p => `srv/${p}`).sort();
+    }
+
+    test("a parent made for two mount points stays until the second one goes", () => {
+        const a = path.join(dir, "srv/www/a"), b = path.join(dir, "srv/www/b");
+        const q = shellQuote;
+        expect(run(`dir_ensure ${q(a)}; dir_ensure ${q(b)}`)).toEqual(["srv/www", "srv/www/a", "srv/www/b"]);
+        expect(run(`dir_release ${q(a)}`)).toEqual(["srv/www", "srv/www/b"]);
+        expect(run(`dir_release ${q(b)}`)).toEqual([]);
+        expect(fs.readdirSync(path.join(dir, "state", "dirs"))).toEqual([]);
+    });
+
+    test("never removes a file, a folder that was there before, or one that is not empty", () => {
+        fs.mkdirSync(path.join(dir, "srv"));
+        const a = path.join(dir, "srv/www/a");
+        const q = shellQuote;
+        run(`dir_ensure ${q(a)}`);
+        fs.writeFileSync(path.join(a, "kept.html"), "data\n");
+        expect(run(`dir_release ${q(a)}`)).toEqual(["srv/www", "srv/www/a", "srv/www/a/kept.html"]);
+        fs.rmSync(path.join(a, "kept.html"));
+        run(`dir_ensure ${q(a)}`);
+        // Positive control: the same folder, empty, goes (with the parent we made), and srv stays.
+        expect(run(`dir_release ${q(a)}`)).toEqual([]);
+        expect(fs.existsSync(path.join(dir, "srv"))).toBe(true);
+    });
+});
