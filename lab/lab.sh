@@ -88,7 +88,7 @@ pid_of() {
 	[ -s "$pidfile" ] || return 1
 	pid=$(tr -dc 0-9 <"$pidfile")
 	[ -n "$pid" ] || return 1
-	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$2" || return 1
+	{ tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qxF -- "$2" || return 1
 	echo "$pid"
 }
 vm_disk_arg() { echo "file=$STATE/vms/$1.qcow2,if=virtio,format=qcow2"; }
