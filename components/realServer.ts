@@ -44,9 +44,6 @@ export const MOUNT_DEFAULTS = [
     // lookup cache a web server may still stat the old file (its size) and read the new one for a few
     // seconds, and send a torn reply.
     "lookupcache=none",
-    // mount.nfs gives up after 2 minutes by default; a real server that boots before its NFS server
-    // would then never start its web server. Retry for a week (the mount unit waits as long).
-    "retry=10080",
 ];
 
 /** The mount options written to the mount unit: the user's, the defaults they did not set, _netdev. */

@@ -38,6 +38,14 @@ export const KIND_CONCERNS: Record<Kind, readonly Concern[]> = {
     "nfs-server": ["nfs-server", "nfs-export", "live"],
 };
 
+/** Scripts a kind's toolkit carries besides its concerns: run by units of ours, not by lvs_main. */
+export const KIND_HELPERS: Record<Kind, readonly string[]> = {
+    director: [],
+    // Run at boot by each mount's lvs-dr-nfs-wait-*.service (see mount.sh).
+    "real-server": ["nfs-wait.sh"],
+    "nfs-server": [],
+};
+
 /** Where toolkits live on a host: one folder per kind. */
 export const TOOLKIT_ROOT = "/usr/local/lib/lvs-dr";
 export function toolkitDir(kind: Kind): string {
@@ -109,7 +117,7 @@ export interface Toolkit {
 
 /** The toolkit of a kind of component: lib.sh and the kind's concerns, in `toolkitDir(kind)`. */
 export function renderToolkit(kind: Kind): Toolkit {
-    const names = ["lib.sh", ...KIND_CONCERNS[kind].map((c) => `${c}.sh`)];
+    const names = ["lib.sh", ...KIND_CONCERNS[kind].map((c) => `${c}.sh`), ...KIND_HELPERS[kind]];
     const dir = toolkitDir(kind);
     return {
         dir,

@@ -8,6 +8,15 @@
 # Parameters: SERVER (address), EXPORT, MOUNT_POINT, OPTIONS (comma list), WEB_SERVER.
 
 mount_unit() { systemd-escape --path --suffix=mount "$MOUNT_POINT"; }
+wait_unit() { printf 'lvs-dr-nfs-wait-%s.service\n' "$(systemd-escape --path "$MOUNT_POINT")"; }
+# The server's NFS port: the mount's port= option, else 2049.
+nfs_port() {
+    local o port=2049
+    for o in ${OPTIONS//,/ }; do
+        case "$o" in port=[1-9]*) port=${o#port=} ;; esac
+    done
+    printf '%s\n' "$port"
+}
 web_dropin() {
     local unit
     case "$(pkg_name "$WEB_SERVER")" in apache2) unit=apache2.service ;; *) unit=httpd.service ;; esac
@@ -16,6 +25,7 @@ web_dropin() {
 
 lvs_units() {
     mount_unit
+    wait_unit
     web_dropin | sed 's|^/etc/systemd/system/||'
 }
 
@@ -32,23 +42,39 @@ lvs_apply() {
         fail "$MOUNT_POINT is already a mount of $current, not of lvs-dr"
     fi
     dir_ensure "$MOUNT_POINT"
+    bash "$LVS_LIB/nfs-wait.sh" "$SERVER" "$(nfs_port)" 60 >/dev/null ||
+        fail "the NFS server $SERVER does not accept connections on port $(nfs_port) (waited 60 s)"
+    cat <<UNIT | unit_install "$(wait_unit)" || true
+# Managed by lvs-dr: pulumi destroy removes this unit.
+# When a whole cluster boots, the NFS server may come up minutes after this host: the mount below
+# waits here, however long it takes, rather than time out and leave the web server, which requires
+# the mount, never started. (The mount's own timeout stays bounded: it also bounds the unmount at
+# shutdown, which hangs for ever on an NFS server that is gone.)
+[Unit]
+Description=lvs-dr: wait for the NFS server of $MOUNT_POINT
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+TimeoutStartSec=infinity
+ExecStart=/bin/bash $LVS_LIB/nfs-wait.sh $SERVER $(nfs_port)
+UNIT
     local restart=no
     if cat <<UNIT | unit_install "$unit"; then restart=yes; fi
 # Managed by lvs-dr: pulumi destroy unmounts and removes this unit (the files on the share stay).
 [Unit]
 Description=lvs-dr NFS mount of $source
 Wants=network-online.target
-After=network-online.target
+Requires=$(wait_unit)
+After=network-online.target $(wait_unit)
 
 [Mount]
 What=$source
 Where=$MOUNT_POINT
 Type=nfs
 Options=$OPTIONS
-# When the whole cluster boots, the NFS server may come up minutes after this host: wait for it
-# (mount.nfs retries as its retry= option says) rather than fail and leave the web server, which
-# requires this mount, never started.
-TimeoutSec=infinity
 
 [Install]
 WantedBy=remote-fs.target
@@ -71,6 +97,7 @@ UNIT
 lvs_check() {
     local current
     check_unit "$(mount_unit)"
+    [ -f "/etc/systemd/system/$(wait_unit)" ] || drift "$(wait_unit) is missing"
     current=$(findmnt -n -o SOURCE --mountpoint "$MOUNT_POINT" || true)
     [ "$current" = "$SERVER:$EXPORT" ] || drift "$SERVER:$EXPORT is not mounted on $MOUNT_POINT${current:+ (found $current)}"
 }
@@ -86,6 +113,7 @@ lvs_remove() {
         systemctl daemon-reload
     fi
     unit_remove "$unit"
+    unit_remove "$(wait_unit)"
     if findmnt -n --mountpoint "$MOUNT_POINT" -o SOURCE | grep -qxF "$SERVER:$EXPORT"; then
         umount "$MOUNT_POINT"
         changed "unmounted $MOUNT_POINT"

@@ -145,9 +145,8 @@ describe("rendered scripts carry the recipe's settings", () => {
         expect(stdin("web1-mount-var-www-html")).toMatch(/^SERVER='192\.168\.86\.77'$/m);
         expect(stdin("web1-mount-var-www-html")).toMatch(/^EXPORT='\/opt\/kgc'$/m);
         expect(stdin("web2-mount-var-www-html")).toMatch(/^EXPORT='\/opt\/benet'$/m);
-        // lookupcache=none: a file replaced on the NFS server is never served with the old one's size;
-        // retry: a real server that boots before its NFS server waits for it.
-        expect(stdin("web1-mount-var-www-html")).toMatch(/^OPTIONS='lookupcache=none,retry=10080,_netdev'$/m);
+        // lookupcache=none: a file replaced on the NFS server is never served with the old one's size.
+        expect(stdin("web1-mount-var-www-html")).toMatch(/^OPTIONS='lookupcache=none,_netdev'$/m);
     });
 
     test("no script weakens host security the way the recipe did", () => {
@@ -227,7 +226,7 @@ describe("one LiveState per component: installs the toolkit, checks on refresh, 
     test("a toolkit is in the state by hash only: its files are read from components/scripts when installed", () => {
         const toolkit = byName("web1-live").inputs.toolkit;
         expect(toolkit.dir).toBe("/usr/local/lib/lvs-dr/real-server");
-        expect(Object.keys(toolkit.files).sort()).toEqual(["lib.sh", "live.sh", "mount.sh", "sysctl.sh", "vip.sh", "web.sh"]);
+        expect(Object.keys(toolkit.files).sort()).toEqual(["lib.sh", "live.sh", "mount.sh", "nfs-wait.sh", "sysctl.sh", "vip.sh", "web.sh"]);
         expect(toolkit.files["lib.sh"]).toBe(sha256(readScript("lib.sh")));
         expect(JSON.stringify(toolkit).length).toBeLessThan(1000);
         expect(Object.keys(byName("director-live").inputs.toolkit.files).sort()).toEqual(
@@ -253,7 +252,7 @@ describe("identity: what a change replaces (the old one is removed first, with i
     });
 
     test("a mount by its point, source and options; an export by its path; a VIP by its address", () => {
-        expect(triggers("web1-mount-var-www-html")).toEqual(["/var/www/html", "192.168.86.77:/opt/kgc", "lookupcache=none,retry=10080,_netdev"]);
+        expect(triggers("web1-mount-var-www-html")).toEqual(["/var/www/html", "192.168.86.77:/opt/kgc", "lookupcache=none,_netdev"]);
         expect(triggers(commands().find((c) => c.inputs.stdin.includes("EXPORT_PATH='/opt/kgc'"))!.name)).toEqual(["/opt/kgc"]);
         expect(triggers("director-vip-192.168.86.180")).toEqual(["192.168.86.180"]);
     });
@@ -269,9 +268,9 @@ describe("identity: what a change replaces (the old one is removed first, with i
 });
 
 test("mount options: lvs-dr's defaults only where the user set nothing for that option", () => {
-    expect(mountOptions([])).toBe("lookupcache=none,retry=10080,_netdev");
-    expect(mountOptions(["ro", "lookupcache=all", "_netdev"])).toBe("ro,lookupcache=all,retry=10080,_netdev");
-    expect(mountOptions(["retry=5"])).toBe("retry=5,lookupcache=none,_netdev");
+    expect(mountOptions([])).toBe("lookupcache=none,_netdev");
+    expect(mountOptions(["ro", "lookupcache=all", "_netdev"])).toBe("ro,lookupcache=all,_netdev");
+    expect(mountOptions(["lookupcache=positive", "retry=5"])).toBe("lookupcache=positive,retry=5,_netdev");
 });
 
 describe("a new version of a script updates exactly what uses it", () => {

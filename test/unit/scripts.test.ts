@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { renderInstall } from "lvs-dr-live";
-import { CONCERNS, renderParams, renderScript, renderToolkit, SCRIPT_DIR, sha256, shellQuote } from "../../components/script";
+import { CONCERNS, KIND_HELPERS, renderParams, renderScript, renderToolkit, SCRIPT_DIR, sha256, shellQuote } from "../../components/script";
 import { runProgram, stackValues } from "../harness";
 
 const NASTY = [
@@ -59,7 +59,8 @@ function shellcheck(text: string, label: string): string {
 
 test("every script file passes shellcheck", () => {
     const files = fs.readdirSync(SCRIPT_DIR).filter((f) => f.endsWith(".sh"));
-    expect(files.sort()).toEqual(["lib.sh", "toolkit.sh", ...CONCERNS.map((c) => `${c}.sh`)].sort());
+    const helpers = Object.values(KIND_HELPERS).flat();
+    expect(files.sort()).toEqual(["lib.sh", "toolkit.sh", ...CONCERNS.map((c) => `${c}.sh`), ...helpers].sort());
     const failures = files.map((f) => shellcheck(fs.readFileSync(path.join(SCRIPT_DIR, f), "utf8"), f)).filter(Boolean);
     expect(failures).toEqual([]);
 });
@@ -122,7 +123,7 @@ describe("the toolkit installer (as root, into a folder of this test)", () => {
         }
         expect(fs.readdirSync(lib).sort()).toEqual([".owner", ...Object.keys(t.files)].sort());
         expect(fs.readFileSync(path.join(lib, ".owner"), "utf8")).toBe("web1\n");
-        expect(first.stdout.toString()).toMatch(/lvs-dr web1-live: apply: 6 change\(s\)\n$/);
+        expect(first.stdout.toString()).toMatch(/lvs-dr web1-live: apply: 7 change\(s\)\n$/);
         const second = spawnSync("bash", ["-s", "apply"], { input: renderInstall(t, "web1-live", "web1") });
         expect(second.stdout.toString()).toBe("lvs-dr web1-live: apply: no changes\n");
     });
