@@ -1,0 +1,81 @@
+/**
+ * What every part of the config shares: field names in messages, the basic value schemas, and the
+ * checks of option lists. Nothing here touches a host.
+ */
+import * as ipaddr from "ipaddr.js";
+import { z } from "zod";
+
+export const PROJECT = "lvs-dr";
+
+/** Collects problems; each names its config field (`lvs-dr:services[0].realServers[1].weight`). */
+export type Problems = string[];
+
+/** The config field at `path`, as messages name it. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+    let out = PROJECT + ":";
+    path.forEach((p, i) => {
+        if (typeof p === "number") out += `[${p}]`;
+        else out += i === 0 ? String(p) : `.${String(p)}`;
+    });
+    return out;
+}
+export const at = (...path: PropertyKey[]) => fieldPath(path);
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+    let v: unknown = root;
+    for (const p of path) {
+        if (v === null || typeof v !== "object") return undefined;
+        v = (v as Record<PropertyKey, unknown>)[p];
+    }
+    return v;
+}
+
+/** One schema issue as a message naming the field and the value found there. */
+export function formatIssue(issue: z.core.$ZodIssue, root: unknown): string {
+    const value = valueAt(root, issue.path);
+    if (issue.code === "unrecognized_keys") {
+        return issue.keys.map((k) => `${fieldPath([...issue.path, k])}: unknown field`).join("; ");
+    }
+    if (issue.code === "invalid_value") {
+        return `${fieldPath(issue.path)}: ${JSON.stringify(value)} is not one of ${issue.values.map(String).join(", ")}`;
+    }
+    if (value === undefined) return `${fieldPath(issue.path)}: is required (${issue.message})`;
+    return `${fieldPath(issue.path)}: ${JSON.stringify(value)} ${issue.message.replace(/^Invalid input: /, "")}`;
+}
+
+export const ipv4 = z.string().refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), {
+    message: "is not an IPv4 address (four decimal parts, like 192.168.86.180)",
+});
+export const ipv4Cidr = z.string().refine((s) => ipaddr.IPv4.isValidCIDRFourPartDecimal(s), {
+    message: "is not an IPv4 address with a prefix length (like 192.168.86.44/24)",
+});
+export const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {
+    message: "must be 1-31 characters: lower-case letters, digits and '-', starting with a letter",
+});
+export const port = z.number().int().min(1).max(65535);
+
+/** Why `p` cannot be used as an export or mount path, or undefined when it can. */
+export function pathProblem(p: string): string | undefined {
+    if (!p.startsWith("/")) return "must be an absolute path (starting with /)";
+    if (p.length > 1 && p.endsWith("/")) return "must not end with /";
+    if (/[^A-Za-z0-9._/+@-]/.test(p)) {
+        return "may contain only letters, digits and . _ - + @ / (no spaces or shell metacharacters)";
+    }
+    if (p.split("/").some((seg) => seg === "." || seg === "..")) return "must not contain . or .. segments";
+    if (p.includes("//")) return "must not contain //";
+    return undefined;
+}
+export const absolutePath = z.string().superRefine((s, ctx) => {
+    const problem = pathProblem(s);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** Why `option` is not one of `allowed` (by its key) with a plain value, or undefined. */
+export function optionProblem(option: string, allowed: Set<string>): string | undefined {
+    const [key, value, ...rest] = option.split("=");
+    if (!allowed.has(key)) return `unknown option "${key}"`;
+    if (rest.length > 0 || (value !== undefined && !/^[A-Za-z0-9._:-]+$/.test(value))) {
+        return `option "${option}" has an invalid value`;
+    }
+    return undefined;
+}
