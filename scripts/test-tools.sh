@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # scripts/test-tools.sh: `go vet` and `go test` for each Go module in tools/ (the stand-ins that
 # scripts/ensure-pulumi.sh builds). Settings as ensure-pulumi.sh: the installed Go
-# (GOTOOLCHAIN=local), modules resolved as needed (GOFLAGS=-mod=mod), no go.work, no cgo.
+# (GOTOOLCHAIN=local), modules resolved as needed (GOFLAGS=-mod=mod), no go.work, no cgo, and
+# -trimpath as its builds use: with the same flags (and the stand-ins' go.mod on the CLI's module
+# versions) every package the CLI build compiled is reused from Go's build cache, not compiled again.
 # The command provider's tests run an SSH server on 127.0.0.1 and need bash.
 set -euo pipefail
 
@@ -15,7 +17,7 @@ if ! command -v go >/dev/null 2>&1; then
 		exit 1
 	fi
 fi
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
+export GOTOOLCHAIN=local GOFLAGS='-mod=mod -trimpath' GOWORK=off CGO_ENABLED=0
 
 mapfile -t mods < <(cd "$repo" && find tools -name go.mod -printf '%h\n' | LC_ALL=C sort)
 if ((${#mods[@]} == 0)); then

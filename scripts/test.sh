@@ -38,10 +38,13 @@ stage_unit() {
 }
 
 stage_engine() {
-    step "Go tests of the stand-in language host and command provider (tools/)"
-    bash scripts/test-tools.sh
+    # The CLI first: the stand-ins' tests then find nearly every package they need compiled (their
+    # modules are the CLI's versions, built with the same flags), instead of compiling them again
+    # at the same time on the same cores.
     step "Pulumi CLI and plugins (built from Go modules on first use, then cached)"
     bash scripts/ensure-pulumi.sh >/dev/null
+    step "Go tests of the stand-ins (tools/)"
+    bash scripts/test-tools.sh
     step "real-engine tests"
     jest_project engine
 }
