@@ -32,8 +32,8 @@ let original: Record<string, any>;
 function ours(): Record<string, string> {
     return {
         director: onVm("director", "ipvsadm -S -n; ls /etc/lvs-dr/ipvs; ls /etc/systemd/system | grep '^lvs-dr-'; ip -o -4 addr show dev eth1 | awk '{ print $4 }'").stdout,
-        web1: onVm("web1", "ls /etc/systemd/system | grep '^lvs-dr-'; ip -o -4 addr show dev lo | awk '{ print $4 }'").stdout,
-        web2: onVm("web2", "ls /etc/systemd/system | grep '^lvs-dr-'; ip -o -4 addr show dev lo | awk '{ print $4 }'; ufw status").stdout,
+        web1: onVm("web1", "ls /etc/systemd/system | grep '^lvs-dr-vip-'; ip -o -4 addr show dev lo | awk '{ print $4 }'").stdout,
+        web2: onVm("web2", "ls /etc/systemd/system | grep '^lvs-dr-vip-'; ip -o -4 addr show dev lo | awk '{ print $4 }'; ufw status").stdout,
     };
 }
 
@@ -153,7 +153,7 @@ describe("NFS identities change under load, one real server per up, with zero fa
         expectNoFailures(r, "web1's changes back");
         const exported = onVm("nfs", "exportfs -v | awk '/^\\//{ print $1 }' | sort; ls /etc/exports.d | wc -l").stdout;
         check(lines(exported).join("|") === "/srv/lvs/benet|/srv/lvs/kgc|2", "nfs", "the exports are not exactly kgc and benet", exported);
-        const web1 = onVm("web1", "findmnt -nr -o TARGET -t nfs4 | sort; ls /srv/www; ls /etc/systemd/system | grep -c 'srv-www-extra\\.mount' || true").stdout;
+        const web1 = onVm("web1", "findmnt -nr -o TARGET -t nfs4 | sort; ls /srv/www; ls /etc/systemd/system | grep -c 'srv-www-extra\\.\\(mount\\|service\\)$' || true").stdout;
         check(lines(web1).join("|") === "/srv/www/extra2|/var/www/html|extra2|0", "web1", "the mount at /srv/www/extra (unit, folder) is not gone, or extra2 is missing", web1);
     });
 
