@@ -3,7 +3,7 @@
 # later run can be compared), never asserted. Replaces any running lab of this checkout with a fresh
 # one, deploys the cluster, measures, then destroys it and stops the lab.
 #   - seconds until every VM answers SSH
-#   - wall time of a cold `pulumi up` (and its slowest steps, from its event log); of a no-op `pulumi up`, and how many host scripts it ran
+#   - wall time of a cold `pulumi up`; of a no-op `pulumi up`, and how many host scripts it ran
 #   - the size of the stack's state (`pulumi stack export`)
 #   - `pulumi preview` and `pulumi preview --refresh` wall times
 #   - reply-path offload: bytes the director's data interface sent / bytes the client received while
@@ -41,12 +41,9 @@ bash lab/lab.sh up >/dev/null
 ssh_ready=$(since "$t")
 bash scripts/lab-stack.sh >/dev/null 2>&1
 
-evlog=$(mktemp)
 t=$(now)
-pulumi up --yes --skip-preview --event-log "$evlog" >/dev/null
+pulumi up --yes --skip-preview >/dev/null
 cold_up=$(since "$t")
-timeline=$(node scripts/event-timeline.js "$evlog" 10 || echo "  (the event log could not be read)")
-rm -f "$evlog"
 resources=$(pulumi stack export | node -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(0, "utf8")).deployment.resources.length))')
 state_bytes=$(pulumi stack export | wc -c)
 
@@ -81,7 +78,6 @@ bash lab/lab.sh down >/dev/null
 printf '\nlvs-dr lab benchmark (%s, %s cores, qemu TCG)\n' "$(date -u +%F)" "$(nproc)"
 printf '  all 5 VMs answer SSH:          %6.1f s\n' "$ssh_ready"
 printf '  cold pulumi up:                %6.1f s (%d resources)\n' "$cold_up" "$resources"
-printf '%s\n' "$timeline"
 printf '  no-op pulumi up:               %6.1f s, host scripts run: %d\n' "$noop_up" "$noop_runs"
 printf '  pulumi preview:                %6.1f s\n' "$preview"
 printf '  pulumi preview --refresh:      %6.1f s\n' "$preview_refresh"
