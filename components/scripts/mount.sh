@@ -30,8 +30,10 @@ lvs_units() {
 }
 
 lvs_apply() {
-    local unit source current dropin
+    local unit source current dropin wait port
     unit=$(mount_unit)
+    wait=$(wait_unit)
+    port=$(nfs_port)
     source="$SERVER:$EXPORT"
     pkg_ensure nfs-client
     if grep -v '^[[:space:]]*#' /etc/fstab | awk -v m="$MOUNT_POINT" '$2 == m { found = 1 } END { exit !found }'; then
@@ -42,9 +44,9 @@ lvs_apply() {
         fail "$MOUNT_POINT is already a mount of $current, not of lvs-dr"
     fi
     dir_ensure "$MOUNT_POINT"
-    bash "$LVS_LIB/nfs-wait.sh" "$SERVER" "$(nfs_port)" 60 >/dev/null ||
-        fail "the NFS server $SERVER does not accept connections on port $(nfs_port) (waited 60 s)"
-    cat <<UNIT | unit_install "$(wait_unit)" || true
+    bash "$LVS_LIB/nfs-wait.sh" "$SERVER" "$port" 60 >/dev/null ||
+        fail "the NFS server $SERVER does not accept connections on port $port (waited 60 s)"
+    cat <<UNIT | unit_install "$wait" || true
 # Managed by lvs-dr: pulumi destroy removes this unit.
 # When a whole cluster boots, the NFS server may come up minutes after this host: the mount below
 # waits here, however long it takes, rather than time out and leave the web server, which requires
@@ -59,7 +61,7 @@ After=network-online.target
 Type=oneshot
 RemainAfterExit=yes
 TimeoutStartSec=infinity
-ExecStart=/bin/bash $LVS_LIB/nfs-wait.sh $SERVER $(nfs_port)
+ExecStart=/bin/bash $LVS_LIB/nfs-wait.sh $SERVER $port
 UNIT
     local restart=no
     if cat <<UNIT | unit_install "$unit"; then restart=yes; fi
@@ -67,8 +69,8 @@ UNIT
 [Unit]
 Description=lvs-dr NFS mount of $source
 Wants=network-online.target
-Requires=$(wait_unit)
-After=network-online.target $(wait_unit)
+Requires=$wait
+After=network-online.target $wait
 
 [Mount]
 What=$source
