@@ -27,8 +27,9 @@ LVS_ETC=/etc/lvs-dr
 # Changes are counted in a file: many are made in subshells (pipelines, command substitutions).
 LVS_CHANGES=$(mktemp)
 LVS_DRIFT=$(mktemp)
-# Functions a concern wants run however the script ends (add with LVS_ON_EXIT+=(function)).
-LVS_ON_EXIT=()
+# Functions a concern wants run however the script ends (add with LVS_ON_EXIT+=(function)); systemd
+# reads the unit files this run wrote or removed even when it fails half-way.
+LVS_ON_EXIT=(units_reload)
 lvs_cleanup() {
     local f
     for f in "${LVS_ON_EXIT[@]}"; do "$f" || true; done
@@ -356,12 +357,26 @@ svc_restore() {
     rm -f "$prev"
 }
 
-# unit_enable UNIT [start]: enable UNIT (at boot) unless it is, and with "start" start it unless it runs.
+# Unit files are written, enabled and removed with no reload of systemd each time (a daemon-reload
+# takes seconds on a small host): the first thing that needs systemd to see them (units_reload),
+# or the end of the run, reloads once for all of them.
+# (A file marks it: unit files are mostly written in pipelines, that is in subshells.)
+units_changed() { : >"$LVS_CHANGES.units"; }
+units_reload() {
+    [ -e "$LVS_CHANGES.units" ] || return 0
+    systemctl daemon-reload
+    rm -f "$LVS_CHANGES.units"
+}
+
+# unit_enable UNIT [start]: enable UNIT (at boot) unless it is, and with "start" start it unless it
+# runs. Systemd has read every unit file written so far when it returns.
 unit_enable() {
     if ! systemctl is-enabled --quiet "$1" 2>/dev/null; then
-        systemctl enable --quiet "$1"
+        systemctl enable --quiet --no-reload "$1"
+        units_changed
         changed "enabled $1"
     fi
+    units_reload
     if [ "${2:-}" = start ] && ! systemctl is-active --quiet "$1"; then
         systemctl start "$1"
         changed "started $1"
@@ -370,21 +385,18 @@ unit_enable() {
 
 # unit_install NAME: install stdin as /etc/systemd/system/NAME; returns 0 when it changed.
 unit_install() {
-    if write_file "/etc/systemd/system/$1" 0644; then
-        systemctl daemon-reload
-        return 0
-    fi
-    return 1
+    write_file "/etc/systemd/system/$1" 0644 || return 1
+    units_changed
 }
 
 # unit_remove NAME: stop and disable our unit NAME, then delete it (and its drop-in folder).
 unit_remove() {
     local name=$1
     if [ -f "/etc/systemd/system/$name" ]; then
-        systemctl disable --quiet --now "$name" 2>/dev/null || true
+        systemctl disable --quiet --no-reload --now "$name" 2>/dev/null || true
         rm -f "/etc/systemd/system/$name"
         rm -rf "/etc/systemd/system/$name.d"
-        systemctl daemon-reload
+        units_changed
         systemctl reset-failed "$name" 2>/dev/null || true
         changed "removed unit $name"
     fi

@@ -161,7 +161,7 @@ prune_unit() {
         *.d/*)
             rm -f "$path"
             rmdir "${path%/*}" 2>/dev/null || true
-            systemctl daemon-reload
+            units_changed
             changed "removed drop-in $path"
             ;;
         lvs-dr-ipvs-*.service)

@@ -84,7 +84,7 @@ UNIT
     dropin=$(web_dropin)
     mkdir -p "${dropin%/*}"
     printf '# Managed by lvs-dr: serve only once the content is mounted.\n[Unit]\nRequiresMountsFor=%s\n' "$MOUNT_POINT" |
-        write_file "$dropin" 0644 && systemctl daemon-reload
+        write_file "$dropin" 0644 && units_changed
     unit_enable "$unit"
     current=$(findmnt -n -o SOURCE --mountpoint "$MOUNT_POINT" || true)
     if [ "$current" != "$source" ]; then
@@ -112,7 +112,8 @@ lvs_remove() {
     if [ -e "$dropin" ]; then
         remove_file "$dropin"
         rmdir "${dropin%/*}" 2>/dev/null || true
-        systemctl daemon-reload
+        units_changed
+        units_reload
     fi
     unit_remove "$unit"
     unit_remove "$(wait_unit)"

@@ -212,7 +212,7 @@ test("a file replaced in an export is never read torn; through Apache only its s
     // race is Apache's on any filesystem (NFS widens it); it is counted and reported, not asserted.
     // (A new file shorter than the old one: its whole content, then curl's "transfer closed".)
     const cut = r.failures.filter((f) => {
-        const body = /^fail status 200, .*: (.*)$/.exec(f)?.[1].trim();
+        const body = /^fail \S+ port \d+ status 200, .*: (.*)$/.exec(f)?.[1].trim();
         return !!body && whole.some((w) => w.startsWith(body));
     });
     process.stderr.write(`[e2e] through Apache: ${cut.length} of ${r.requests} replies cut by the stat/open race\n`);

@@ -160,8 +160,20 @@ export function underLoad(action: () => void, expected = PAGES, url = `http://${
 }
 
 export function expectNoFailures(r: LoadReport, what: string): void {
+    if (r.failures.length > 0) reportKernelDrops();
     check(r.failures.length === 0, "client", `${r.failures.length} of ${r.requests} requests failed during ${what}`, r.failures.slice(0, 20));
     check(r.rps >= MIN_RPS, "client", `the load was ${r.rps.toFixed(1)} requests/s during ${what}, below ${MIN_RPS}/s`, r);
+}
+
+/**
+ * After failed requests: what the kernels of the director and the web servers logged in the last
+ * minutes (a firewall's drops, IPVS), to read beside the failures' times and client ports.
+ */
+function reportKernelDrops(): void {
+    for (const vm of ["director", "web1", "web2", "web3"]) {
+        const r = onVm(vm, "journalctl -k -q --no-pager --since '-15 min' -o short-precise | grep -E 'UFW|IPVS|nft' | tail -n 40", { allowFail: true });
+        if (r.stdout.trim()) process.stderr.write(`[e2e] kernel log of ${vm}:\n${r.stdout}`);
+    }
 }
 
 /** `n` requests to the VIP from the client; each must succeed. */

@@ -3,7 +3,8 @@
 # Usage: load.sh URL WORKERS OUTDIR EXPECTED_BODY... ; touch OUTDIR/stop to end it.
 # Each worker runs curl on batches of 20 requests, each on a fresh connection (Connection: close, so
 # IPVS schedules every request), and writes one line per request to OUTDIR/worker-N.log:
-# "ok BODY" or "fail WHAT".
+# "ok BODY" or "fail WHAT" (a failure with its time and the client's port, to match it against the
+# hosts' logs).
 set -u
 url=$1 workers=$2 out=$3
 shift 3
@@ -14,9 +15,11 @@ check_replies() {
     local line body="" expected ok
     while IFS= read -r line; do
         if [[ $line == "|"* ]]; then
-            # "|STATUS|curl's error message": the end of one request.
-            local status=${line#|}
+            # "|STATUS|LOCAL_PORT|curl's error message": the end of one request.
+            local status=${line#|} port
             status=${status%%|*}
+            port=${line#|*|}
+            port=${port%%|*}
             ok=no
             if [ "$status" = 200 ]; then
                 for expected in "$@"; do [ "$body" = "$expected" ] && ok=yes; done
@@ -24,7 +27,7 @@ check_replies() {
             if [ "$ok" = yes ]; then
                 echo "ok $body"
             else
-                echo "fail status $status, ${line#|*|}: ${body//$'\n'/ }"
+                printf 'fail %(%T)T port %s status %s, %s: %s\n' -1 "$port" "$status" "${line#|*|*|}" "${body//$'\n'/ }"
             fi
             body=""
         else
@@ -37,7 +40,7 @@ worker() {
     local urls=() i
     for i in $(seq 20); do urls+=("$url"); done
     while [ ! -e "$out/stop" ]; do
-        curl -s --max-time 3 -H 'Connection: close' -w '|%{http_code}|%{errormsg}\n' "${urls[@]}"
+        curl -s --max-time 3 -H 'Connection: close' -w '|%{http_code}|%{local_port}|%{errormsg}\n' "${urls[@]}"
     done | check_replies "$@"
 }
 

@@ -193,3 +193,65 @@ describe("folders lvs-dr makes (dir_ensure, dir_release in lib.sh)", () => {
         expect(fs.existsSync(path.join(dir, "srv"))).toBe(true);
     });
 });
+
+describe("systemd reloads (unit_install, unit_enable, unit_remove in lib.sh)", () => {
+    let dir: string;
+    beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-units-"))));
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /**
+     * Runs lib.sh's functions against a stand-in systemctl that logs its arguments ("enabled" and
+     * "active" as the test says); returns the calls, the ones after the steps (at exit) marked.
+     */
+    function calls(steps: string, state: { enabled?: boolean; active?: boolean } = {}): string[] {
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin, { recursive: true });
+        const log = path.join(dir, "systemctl.log");
+        fs.rmSync(log, { force: true });
+        fs.writeFileSync(
+            path.join(bin, "systemctl"),
+            [
+                "#!/bin/bash",
+                `echo "$*" >>${shellQuote(log)}`,
+                `case "$1" in is-enabled) exit ${state.enabled ? 0 : 1} ;; is-active) exit ${state.active ? 0 : 1} ;; esac`,
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+        const script = [
+            `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+            `PATH=${shellQuote(bin)}:$PATH`,
+            // Unit files go nowhere: the test is about what systemd is asked to do.
+            `write_file() { cat >/dev/null; }`,
+            `changed() { :; }`,
+            steps,
+            `echo "-- exit" >>${shellQuote(log)}`,
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        return fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+    }
+
+    test("two unit files and an enable and start: one daemon-reload, before the start", () => {
+        expect(calls("echo a | unit_install a.service; echo b | unit_install b.service; unit_enable b.service start")).toEqual([
+            "is-enabled --quiet b.service",
+            "enable --quiet --no-reload b.service",
+            "daemon-reload",
+            "is-active --quiet b.service",
+            "start b.service",
+            "-- exit",
+        ]);
+    });
+
+    test("a unit file written and nothing else: systemd reads it when the run ends, even a failed one", () => {
+        expect(calls("echo a | unit_install a.service")).toEqual(["-- exit", "daemon-reload"]);
+        expect(calls("echo a | unit_install a.service; exit 1").filter((c) => c === "daemon-reload")).toHaveLength(1);
+    });
+
+    test("nothing changed: no reload at all (the control for the counts above)", () => {
+        expect(calls("unit_enable b.service start", { enabled: true, active: true })).toEqual([
+            "is-enabled --quiet b.service",
+            "is-active --quiet b.service",
+            "-- exit",
+        ]);
+    });
+});
