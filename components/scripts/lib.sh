@@ -409,38 +409,54 @@ unit_check_absent() {
 
 # --- kernel settings ---------------------------------------------------------------------------
 
+# The kernel settings' tree (a test points it elsewhere).
+SYSCTL_DIR=/proc/sys
+
 # sysctl_ensure NAME KEY=VALUE...: KEY is a path under /proc/sys (net/ipv4/conf/all/arp_ignore), so
 # interface names with dots need no escaping. Values are applied now and at boot by a drop-in in
-# /etc/sysctl.d; the value each key had before lvs-dr first set it is kept for sysctl_restore.
+# /etc/sysctl.d; the value each key had before lvs-dr first set it is kept for sysctl_restore. The
+# record is written once, before any value changes (settings are read and written by the shell
+# itself: a host under load spends seconds on each program started).
 sysctl_ensure() {
     local name=$1 kv key val cur
     shift
     local prev="$LVS_STATE/sysctl/$name.prev" dropin="/etc/sysctl.d/90-lvs-dr-$name.conf"
-    # Keys set by an earlier run but no longer wanted go back to their old value.
-    local recorded=()
+    local -A want=() known=()
+    local recorded=() keep=()
+    for kv in "$@"; do
+        key=${kv%%=*}
+        [ -e "$SYSCTL_DIR/$key" ] || fail "kernel setting $key does not exist"
+        want[$key]=${kv#*=}
+    done
     [ ! -f "$prev" ] || mapfile -t recorded <"$prev"
     for kv in "${recorded[@]}"; do
         key=${kv%%=*}
         val=${kv#*=}
         [ -n "$key" ] || continue
-        local wanted=no want
-        for want in "$@"; do [ "${want%%=*}" = "$key" ] && wanted=yes; done
-        if [ "$wanted" = no ]; then
-            if [ -e "/proc/sys/$key" ]; then printf '%s\n' "$val" >"/proc/sys/$key"; fi
-            awk -F= -v k="$key" '$1 != k' "$prev" | record "$prev"
+        if [ -n "${want[$key]+set}" ]; then
+            keep+=("$kv")
+            known[$key]=1
+        else
+            # Set by an earlier run, no longer wanted: back to the value it had before.
+            if [ -e "$SYSCTL_DIR/$key" ]; then printf '%s\n' "$val" >"$SYSCTL_DIR/$key"; fi
             changed "restored $key=$val"
         fi
     done
     for kv in "$@"; do
         key=${kv%%=*}
-        val=${kv#*=}
-        [ -e "/proc/sys/$key" ] || fail "kernel setting $key does not exist"
-        cur=$(cat "/proc/sys/$key")
-        if ! awk -F= -v k="$key" '$1 == k { found = 1 } END { exit !found }' "$prev" 2>/dev/null; then
-            record_add "$prev" "$key=$cur"
+        if [ -z "${known[$key]:-}" ]; then
+            IFS= read -r cur <"$SYSCTL_DIR/$key"
+            keep+=("$key=$cur")
+            known[$key]=1
         fi
+    done
+    if [ "${#keep[@]}" -gt 0 ]; then printf '%s\n' "${keep[@]}" | record "$prev"; else rm -f "$prev"; fi
+    for kv in "$@"; do
+        key=${kv%%=*}
+        val=${kv#*=}
+        IFS= read -r cur <"$SYSCTL_DIR/$key"
         if [ "$cur" != "$val" ]; then
-            printf '%s\n' "$val" >"/proc/sys/$key"
+            printf '%s\n' "$val" >"$SYSCTL_DIR/$key"
             changed "set $key=$val (was $cur)"
         fi
     done
@@ -457,10 +473,10 @@ sysctl_restore() {
     remove_file "/etc/sysctl.d/90-lvs-dr-$name.conf"
     [ -f "$prev" ] || return 0
     while IFS='=' read -r key val; do
-        if [ -z "$key" ] || [ ! -e "/proc/sys/$key" ]; then continue; fi
-        cur=$(cat "/proc/sys/$key")
+        if [ -z "$key" ] || [ ! -e "$SYSCTL_DIR/$key" ]; then continue; fi
+        IFS= read -r cur <"$SYSCTL_DIR/$key"
         if [ "$cur" != "$val" ]; then
-            printf '%s\n' "$val" >"/proc/sys/$key"
+            printf '%s\n' "$val" >"$SYSCTL_DIR/$key"
             changed "restored $key=$val"
         fi
     done <"$prev"

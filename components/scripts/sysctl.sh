@@ -21,7 +21,8 @@ lvs_check() {
     resolve_settings
     for kv in "${RESOLVED[@]}"; do
         key=${kv%%=*}
-        cur=$(cat "/proc/sys/$key" 2>/dev/null || echo missing)
+        cur=missing
+        [ ! -e "$SYSCTL_DIR/$key" ] || IFS= read -r cur <"$SYSCTL_DIR/$key"
         [ "$cur" = "${kv#*=}" ] || drift "$key is $cur (want ${kv#*=})"
     done
     [ -f "/etc/sysctl.d/90-lvs-dr-$NAME.conf" ] || drift "/etc/sysctl.d/90-lvs-dr-$NAME.conf is missing"

@@ -255,3 +255,73 @@ describe("systemd reloads (unit_install, unit_enable, unit_remove in lib.sh)", (
         ]);
     });
 });
+
+describe("kernel settings (sysctl_ensure, sysctl_restore in lib.sh)", () => {
+    let dir: string;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-sysctl-"));
+        for (const [key, value] of Object.entries({ "net/a": "0", "net/b": "0", "net/c": "5" })) {
+            fs.mkdirSync(path.dirname(path.join(dir, "sys", key)), { recursive: true });
+            fs.writeFileSync(path.join(dir, "sys", key), `${value}\n`);
+        }
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /** Runs the steps on a settings tree of this test's own; returns the settings and the changes. */
+    function run(steps: string): { values: Record<string, string>; changes: string[]; record: string | undefined } {
+        const q = shellQuote;
+        const script = [
+            `. ${q(path.join(SCRIPT_DIR, "lib.sh"))}`,
+            `LVS_STATE=${q(path.join(dir, "state"))}`,
+            `SYSCTL_DIR=${q(path.join(dir, "sys"))}`,
+            // The drop-in under /etc/sysctl.d goes nowhere; lvs-dr's own records are written.
+            `eval "real_$(declare -f write_file)"`,
+            `write_file() { case "$1" in /etc/*) cat >/dev/null; return 1 ;; esac; real_write_file "$@"; }`,
+            `changed() { echo "$*"; }`,
+            steps,
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        const read = (k: string) => fs.readFileSync(path.join(dir, "sys", k), "utf8").trim();
+        const recordFile = path.join(dir, "state", "sysctl", "t.prev");
+        return {
+            values: { a: read("net/a"), b: read("net/b"), c: read("net/c") },
+            changes: r.stdout.trim().split("\n").filter(Boolean),
+            record: fs.existsSync(recordFile) ? fs.readFileSync(recordFile, "utf8") : undefined,
+        };
+    }
+
+    test("sets, keeps the values from before, restores a key no longer wanted, and puts all back", () => {
+        const first = run("sysctl_ensure t net/a=1 net/b=2");
+        expect(first.values).toEqual({ a: "1", b: "2", c: "5" });
+        expect(first.record).toBe("net/a=0\nnet/b=0\n");
+        // Positive control for the "no changes" below: the first run did change both.
+        expect(first.changes).toEqual(["set net/a=1 (was 0)", "set net/b=2 (was 0)"]);
+        expect(run("sysctl_ensure t net/a=1 net/b=2").changes).toEqual([]);
+        const second = run("sysctl_ensure t net/a=3 net/c=7");
+        expect(second.values).toEqual({ a: "3", b: "0", c: "7" });
+        // The value from before lvs-dr, not the one lvs-dr set.
+        expect(second.record).toBe("net/a=0\nnet/c=5\n");
+        expect(second.changes).toEqual(["restored net/b=0", "set net/a=3 (was 1)", "set net/c=7 (was 5)"]);
+        const restored = run("sysctl_restore t");
+        expect(restored.values).toEqual({ a: "0", b: "0", c: "5" });
+        expect(restored.record).toBeUndefined();
+    });
+
+    test("a setting the kernel does not have is an error, and nothing is changed", () => {
+        const q = shellQuote;
+        const script = [
+            `. ${q(path.join(SCRIPT_DIR, "lib.sh"))}`,
+            `LVS_STATE=${q(path.join(dir, "state"))}`,
+            `SYSCTL_DIR=${q(path.join(dir, "sys"))}`,
+            `journal() { :; }`,
+            "LVS_RESOURCE=t-arp",
+            "sysctl_ensure t net/a=1 net/nope=1",
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("kernel setting net/nope does not exist");
+        expect(fs.readFileSync(path.join(dir, "sys", "net/a"), "utf8")).toBe("0\n");
+    });
+});
