@@ -59,7 +59,7 @@ fail() {
 }
 
 lvs_main() {
-    [ "$(id -u)" -eq 0 ] || fail "must run as root (use an SSH user with passwordless sudo)"
+    [ "$EUID" -eq 0 ] || fail "must run as root (use an SSH user with passwordless sudo)"
     # One line per run: `journalctl -t lvs-dr -g '^run '` counts the host scripts that ran.
     journal "run $LVS_RESOURCE $1"
     [ -r "$LVS_LIB/$LVS_CONCERN.sh" ] || fail "$LVS_LIB/$LVS_CONCERN.sh is missing; pulumi up --refresh reinstalls it"
@@ -100,17 +100,21 @@ lvs_main() {
             ;;
         *) fail "unknown action '$1' (expected apply, remove or check)" ;;
     esac
-    local count
-    count=$(wc -l <"$LVS_CHANGES")
-    if [ "$count" -eq 0 ]; then
+    local made=()
+    mapfile -t made <"$LVS_CHANGES"
+    if [ "${#made[@]}" -eq 0 ]; then
         say "$1: no changes"
     else
-        say "$1: $count change(s)"
+        say "$1: ${#made[@]} change(s)"
     fi
 }
 
 # owner_of OBJECT: the resource recorded as managing OBJECT (empty when none is).
-owner_of() { cat "$LVS_STATE/owners/$1" 2>/dev/null || true; }
+owner_of() {
+    local owner=""
+    [ ! -f "$LVS_STATE/owners/$1" ] || IFS= read -r owner <"$LVS_STATE/owners/$1" || true
+    printf '%s\n' "$owner"
+}
 
 owner_take() {
     local was
@@ -122,12 +126,17 @@ owner_take() {
 }
 
 # def_save: record this resource's parameters as applied (what its check compares the host with).
+# (Compared in the shell first: most runs change nothing, and each program started costs.)
 def_save() {
-    mkdir -p "$LVS_STATE/resources"
-    {
+    local file="$LVS_STATE/resources/$LVS_RESOURCE.def" text old=""
+    text=$(
         echo "# lvs-dr: the parameters of $LVS_RESOURCE as last applied (written by its apply)"
         declare -p "${LVS_PARAMS[@]}"
-    } | write_file "$LVS_STATE/resources/$LVS_RESOURCE.def" 0600 quiet || true
+    )
+    [ ! -f "$file" ] || old=$(<"$file")
+    [ "$text" != "$old" ] || return 0
+    [ -d "${file%/*}" ] || mkdir -p "${file%/*}"
+    printf '%s\n' "$text" | write_file "$file" 0600 quiet || true
 }
 
 # write_file PATH MODE [quiet] [owner=USER:GROUP]: write stdin to PATH unless it already holds exactly
@@ -149,7 +158,9 @@ write_file() {
         rm -f "$tmp"
         fail "could not write $path"
     fi
-    if [ -f "$path" ] && [ "$(stat -c '%a %U:%G' "$path")" = "$(stat -c '%a %U:%G' "$tmp")" ] && cmp -s "$tmp" "$path"; then
+    local modes=()
+    [ ! -f "$path" ] || mapfile -t modes < <(stat -c '%a %U:%G' "$path" "$tmp")
+    if [ "${#modes[@]}" -eq 2 ] && [ "${modes[0]}" = "${modes[1]}" ] && cmp -s "$tmp" "$path"; then
         rm -f "$tmp"
         return 1
     fi

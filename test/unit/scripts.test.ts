@@ -325,3 +325,60 @@ describe("kernel settings (sysctl_ensure, sysctl_restore in lib.sh)", () => {
         expect(fs.readFileSync(path.join(dir, "sys", "net/a"), "utf8")).toBe("0\n");
     });
 });
+
+test("def_save records a resource's parameters, and rewrites the record only when they change", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-def-"));
+    try {
+        const file = path.join(dir, "resources", "web1-arp.def");
+        const script = [
+            `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+            `LVS_STATE=${shellQuote(dir)}`,
+            `LVS_RESOURCE=web1-arp LVS_PARAMS=(NAME SETTINGS) NAME=real-server SETTINGS=("a=1" "it's b=2")`,
+            `def_save; stat -c %i ${shellQuote(file)}`,
+            `def_save; stat -c %i ${shellQuote(file)}`,
+            `SETTINGS=("a=1" "it's b=3"); def_save; stat -c %i ${shellQuote(file)}`,
+            // What check reads back: the parameters as they were applied last.
+            `unset NAME SETTINGS; . ${shellQuote(file)}; printf '%s|' "$NAME" "\${SETTINGS[@]}"`,
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        const [first, second, third, readBack] = r.stdout.trim().split("\n");
+        expect(second).toBe(first);
+        // Positive control: a changed parameter is written (a new file renamed over the old one).
+        expect(third).not.toBe(first);
+        expect(readBack).toBe("real-server|a=1|it's b=3|");
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
+
+test("write_file replaces a file only when its content or mode differs", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-write-"));
+    try {
+        const f = shellQuote(path.join(dir, "a.conf"));
+        const script = [
+            `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+            `changed() { echo "changed: $*"; }`,
+            `w() { if echo "$1" | write_file ${f} "$2"; then echo rc=0; else echo rc=1; fi; }`,
+            "w one 0644; w one 0644; w one 0600; w two 0600",
+            `stat -c %a ${f}; cat ${f}; ls -A ${shellQuote(dir)} | wc -l`,
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.stdout.trim().split("\n").map((l) => l.replace(dir, "DIR"))).toEqual([
+            "changed: wrote DIR/a.conf",
+            "rc=0",
+            "rc=1",
+            "changed: wrote DIR/a.conf",
+            "rc=0",
+            "changed: wrote DIR/a.conf",
+            "rc=0",
+            "600",
+            "two",
+            // No temporary file left beside it.
+            "1",
+        ]);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
