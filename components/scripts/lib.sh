@@ -508,11 +508,13 @@ fw_backend() {
     fi
 }
 
-# fw_open RULE: whether RULE (PORT/PROTO) is open in the active firewall's permanent rules.
+# fw_open BACKEND RULE: whether RULE (PORT/PROTO) is open in the permanent rules of BACKEND (what
+# fw_backend said: asked once per run, as ufw is a Python program that takes seconds to start on a
+# busy host).
 fw_open() {
-    case "$(fw_backend)" in
-        firewalld) firewall-cmd --quiet --permanent --query-port="$1" ;;
-        ufw) ufw show added 2>/dev/null | grep -qxF "ufw allow $1" ;;
+    case "$1" in
+        firewalld) firewall-cmd --quiet --permanent --query-port="$2" ;;
+        ufw) ufw show added 2>/dev/null | grep -qxF "ufw allow $2" ;;
         *) return 0 ;;
     esac
 }
@@ -545,7 +547,7 @@ fw_sync() {
                 fi
                 ;;
             ufw)
-                if ! fw_open "$rule"; then
+                if ! fw_open ufw "$rule"; then
                     ufw allow "$rule" >/dev/null
                     record_add "$added" "ufw $rule"
                     changed "opened $rule in ufw"
@@ -562,9 +564,10 @@ fw_sync() {
 # fw_check TAG PORT/PROTO...: report drift when a wanted port is not open in the active firewall, or
 # a rule lvs-dr added for TAG is no longer wanted.
 fw_check() {
-    local tag=$1 rule b r
+    local tag=$1 rule b r backend
     shift
-    for rule in "$@"; do fw_open "$rule" || drift "$rule is not open in $(fw_backend)"; done
+    backend=$(fw_backend)
+    for rule in "$@"; do fw_open "$backend" "$rule" || drift "$rule is not open in $backend"; done
     if [ -f "$LVS_STATE/firewall/$tag" ]; then
         while read -r b r; do
             [[ " $* " == *" $r "* ]] || drift "$r is still open in $b (added by lvs-dr, no longer wanted)"
