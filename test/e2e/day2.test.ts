@@ -118,20 +118,23 @@ describe("changes under load, with zero failed requests", () => {
         // 3 MB at 16 KB/s: over three minutes on the wire, well past the time the up takes to reach
         // the removal (deletes run last: 90 s in a cold run of this version, where a 4 MB download
         // kept the drain waiting 160 s; at 32 KB/s an older, slower version saw the download end
-        // just before the drain began); started through the VIP until one lands on web3.
+        // just before the drain began); started through the VIP until one lands on web3. Each from a
+        // client port of its own, below the ephemeral range the load's requests use, so that the
+        // director's connection table tells the download's connection from theirs.
         onVm("nfs", "head -c 3145728 /dev/urandom > /srv/lvs/kgc/big.bin && cp /srv/lvs/kgc/big.bin /srv/lvs/benet/big.bin");
         const sum = onVm("nfs", "sha256sum < /srv/lvs/kgc/big.bin").stdout.split(" ")[0];
         const journalMark = onVm("director", "journalctl -q -t lvs-dr -o cat | wc -l").stdout.trim();
         let up = "";
         let downloads = 0;
         const r = underLoad(() => {
-            for (; downloads < 8; downloads++) {
-                onVm("client", `nohup sh -c 'curl -sS --fail --limit-rate 16K -o /tmp/dl-${downloads} http://${VIP}/big.bin; echo $? > /tmp/dl-${downloads}.rc' >/dev/null 2>&1 &`);
+            for (; downloads < 30; downloads++) {
+                const port = 20000 + downloads;
+                onVm("client", `nohup sh -c 'curl -sS --fail --local-port ${port} --limit-rate 16K -o /tmp/dl-${downloads} http://${VIP}/big.bin; echo $? > /tmp/dl-${downloads}.rc' >/dev/null 2>&1 &`);
                 onVm("client", "sleep 0.5");
                 const conns = onVm("director", "ipvsadm -Lnc").stdout;
-                if (/ESTABLISHED\s+10\.86\.0\.1:\d+\s+\S+\s+10\.86\.0\.33:80/.test(conns)) break;
+                if (new RegExp(`ESTABLISHED\\s+10\\.86\\.0\\.1:${port}\\s+\\S+\\s+10\\.86\\.0\\.33:80`).test(conns)) break;
             }
-            check(downloads < 8, "director", "no download went to web3 (8 tries)", onVm("director", "ipvsadm -Lnc").stdout);
+            check(downloads < 30, "director", "no download went to web3 (30 tries)", onVm("director", "ipvsadm -Lnc").stdout);
             downloads++;
             editConfig((c) => {
                 c["lvs-dr:services"][0].realServers = c["lvs-dr:services"][0].realServers.filter((x: any) => x.host !== "web3");
