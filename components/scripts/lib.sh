@@ -432,19 +432,20 @@ sysctl_ensure() {
     local name=$1 kv key val cur
     shift
     local prev="$LVS_STATE/sysctl/$name.prev" dropin="/etc/sysctl.d/90-lvs-dr-$name.conf"
-    local -A want=() known=()
+    # now: each wanted key's current value, read once; known: the keys whose old value is recorded.
+    local -A now=() known=()
     local recorded=() keep=()
     for kv in "$@"; do
         key=${kv%%=*}
         [ -e "$SYSCTL_DIR/$key" ] || fail "kernel setting $key does not exist"
-        want[$key]=${kv#*=}
+        IFS= read -r "now[$key]" <"$SYSCTL_DIR/$key"
     done
     [ ! -f "$prev" ] || mapfile -t recorded <"$prev"
     for kv in "${recorded[@]}"; do
         key=${kv%%=*}
         val=${kv#*=}
         [ -n "$key" ] || continue
-        if [ -n "${want[$key]+set}" ]; then
+        if [ -n "${now[$key]+set}" ]; then
             keep+=("$kv")
             known[$key]=1
         else
@@ -456,8 +457,7 @@ sysctl_ensure() {
     for kv in "$@"; do
         key=${kv%%=*}
         if [ -z "${known[$key]:-}" ]; then
-            IFS= read -r cur <"$SYSCTL_DIR/$key"
-            keep+=("$key=$cur")
+            keep+=("$key=${now[$key]}")
             known[$key]=1
         fi
     done
@@ -465,7 +465,7 @@ sysctl_ensure() {
     for kv in "$@"; do
         key=${kv%%=*}
         val=${kv#*=}
-        IFS= read -r cur <"$SYSCTL_DIR/$key"
+        cur=${now[$key]}
         if [ "$cur" != "$val" ]; then
             printf '%s\n' "$val" >"$SYSCTL_DIR/$key"
             changed "set $key=$val (was $cur)"
