@@ -26,6 +26,13 @@ active_connections() {
         awk -v r="$REAL_ADDRESS:$REAL_PORT" '$1 == "->" && $2 == r { print $5; exit }'
 }
 
+# The established connections to this real server, one "CLIENT EXPIRES" per line (ipvsadm -Lnc
+# prints: protocol, expires, state, source, virtual, destination).
+established_connections() {
+    ipvsadm -L -n -c | awk -v v="$VIP:$PORT" -v r="$REAL_ADDRESS:$REAL_PORT" \
+        '$3 == "ESTABLISHED" && $5 == v && $6 == r { print $4, $2 }'
+}
+
 rules_file() { printf '%s/ipvs/%s/10-real-%s-%s.rules\n' "$LVS_ETC" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
 lvs_apply() {
@@ -60,6 +67,7 @@ lvs_remove() {
         waited=$((waited + 1))
     done
     say "drained $REAL_ADDRESS:$REAL_PORT after ${waited}s (active connections left: ${active:-0}, timeout ${DRAIN_TIMEOUT}s)"
+    [ "${active:-0}" -eq 0 ] || say "connections cut by the drain timeout: $(established_connections | tr '\n' ' ')"
     ipvsadm -d "$(service_flag)" "$VIP:$PORT" -r "$REAL_ADDRESS:$REAL_PORT"
     changed "deleted real server $REAL_ADDRESS:$REAL_PORT"
 }
