@@ -46,6 +46,16 @@ VMS=(client director web1 web2 nfs web3)
 DEFAULT_VMS=(client director web1 web2 nfs)
 declare -A VM_IP=([client]=10.86.0.1 [director]=10.86.0.44 [web1]=10.86.0.11 [web2]=10.86.0.22 [nfs]=10.86.0.77 [web3]=10.86.0.33)
 declare -A VM_MEM=([client]=384 [director]=512 [web1]=384 [web2]=384 [nfs]=384 [web3]=384)
+# Services of the image that a VM's role never uses, masked for that boot on the kernel command line
+# (systemd.mask=): a boot under software emulation is CPU-bound, five VMs share two cores, and a web
+# server starting nfsd or a client starting Apache only slows everyone's boot. The director keeps
+# Debian's ipvsadm.service, as a real director with the package installed would.
+declare -A VM_MASK=(
+	[client]="apache2 nfs-server ipvsadm"
+	[director]="apache2 nfs-server"
+	[web1]="nfs-server ipvsadm" [web2]="nfs-server ipvsadm" [web3]="nfs-server ipvsadm"
+	[nfs]="apache2 ipvsadm"
+)
 PREFIX=24
 VIP=10.86.0.180
 DATA_NET=10.86.0.0/24
@@ -208,6 +218,10 @@ start_vm() {
 	idx=$(vm_index "$name")
 	port=$(vm_port "$name")
 	octet=${VM_IP[$name]##*.}
+	# fsck.mode=skip: every VM's disk is a fresh overlay of the image, and the check costs seconds.
+	local cmdline="root=/dev/vda ro console=ttyS0,115200 net.ifnames=0 mitigations=off fsck.mode=skip" unit
+	for unit in ${VM_MASK[$name]} nfs-blkmap; do cmdline+=" systemd.mask=$unit.service"; done
+	cmdline+=" lab.name=$name lab.ip=${VM_IP[$name]}/$PREFIX"
 	if port_in_use "$port"; then
 		die "$name: 127.0.0.1:$port is already in use by another program (choose another LVS_DR_LAB_PORT_BASE after lab.sh down)"
 	fi
@@ -224,7 +238,7 @@ start_vm() {
 		-accel tcg -machine pc -smp 1 -m "${VM_MEM[$name]}" \
 		-nodefaults -no-user-config -display none -vga none \
 		-kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
-		-append "root=/dev/vda ro console=ttyS0,115200 net.ifnames=0 mitigations=off lab.name=$name lab.ip=${VM_IP[$name]}/$PREFIX" \
+		-append "$cmdline" \
 		-drive "$(vm_disk_arg "$name")" \
 		-drive "file=$STATE/vms/$name-seed.img,if=virtio,format=raw,readonly=on" \
 		-netdev "user,id=mgmt,restrict=on,ipv6=off,hostfwd=tcp:127.0.0.1:$port-:22" \
