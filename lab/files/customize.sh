@@ -35,8 +35,8 @@ for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_re
 	chroot "$root" systemctl mask "$unit"
 done
 
-# A small initrd: the VMs boot a virtio disk holding ext4, nothing else is needed before the root is mounted.
-printf 'MODULES=list\n' >"$root/etc/initramfs-tools/conf.d/lab.conf"
+# A small initrd (MODULES=list, set by setup.sh): the VMs boot a virtio disk holding ext4, nothing
+# else is needed before the root is mounted.
 printf '%s\n' virtio_pci virtio_blk ext4 >>"$root/etc/initramfs-tools/modules"
 chroot "$root" update-initramfs -u -k all
 
