@@ -166,7 +166,20 @@ test("6. after rebooting director, web1, web2 and nfs the service comes back by 
         if (!nfsBack) onVm(CLIENT, "sleep 5");
     }
     check(nfsBack, "nfs", "the NFS server did not reboot", nfsBoot);
-    onVm(CLIENT, "sleep 110");
+    // The NFS service stays down until each web server's content mount has waited past systemd's
+    // 90 s start timeout (where a plain mount unit gives up and leaves Apache down for good).
+    let waits: Record<string, { state: string; seconds: number }> = {};
+    for (let i = 0; i < 60; i++) {
+        waits = Object.fromEntries(["web1", "web2"].map((vm) => [vm, nfsWait(vm)]));
+        if (Object.values(waits).every((w) => w.state === "activating" && w.seconds >= 100)) break;
+        onVm(CLIENT, "sleep 5");
+    }
+    check(
+        Object.values(waits).every((w) => w.state === "activating" && w.seconds >= 100),
+        "web1, web2",
+        "the web servers' content mounts are not waiting for the NFS server (want: activating for 100 s or more)",
+        waits,
+    );
     const down = onVm(CLIENT, `curl -sS --max-time 3 http://${VIP}/ || echo FAIL`, { allowFail: true }).stdout;
     // Positive control: without the NFS server the VIP serves nothing yet.
     check(!PAGES.some((p) => down.includes(p)), CLIENT, "a page was served while the NFS server was down: this step tests nothing", down);
@@ -183,6 +196,19 @@ test("6. after rebooting director, web1, web2 and nfs the service comes back by 
     const order = onVm("director", `systemctl show -p After lvs-dr-vip-${VIP}.service`).stdout;
     check(order.includes("lvs-dr-ipvs-tcp-"), "director", "the VIP unit is not ordered after the IPVS restore unit", order);
 });
+
+/** The state of `vm`'s lvs-dr NFS wait unit, and for how many seconds it has been in it. */
+function nfsWait(vm: string): { state: string; seconds: number } {
+    const out = onVm(
+        vm,
+        "u=$(systemctl list-units --all --plain --no-legend 'lvs-dr-nfs-wait-*.service' | awk 'NR == 1 { print $1 }'); " +
+            "[ -n \"$u\" ] && echo \"$(systemctl show -P ActiveState \"$u\") $(systemctl show -P StateChangeTimestampMonotonic \"$u\") $(cut -d' ' -f1 /proc/uptime)\"",
+        { allowFail: true },
+    ).stdout.trim();
+    const [state, since, uptime] = out.split(" ");
+    if (!state) return { state: "(no lvs-dr-nfs-wait unit)", seconds: 0 };
+    return { state, seconds: Math.round(Number(uptime) - Number(since) / 1e6) };
+}
 
 test("7. pulumi destroy leaves every host exactly as before, and the data in place", () => {
     step("step 7: destroy");
