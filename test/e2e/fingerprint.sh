@@ -23,7 +23,12 @@ find "${dirs[@]}" -xdev -printf '%p %m %u:%g %y %l\n' | awk -v sums="$sums" '
 for dir in /var/www /srv/www /srv/content; do [ -e "$dir" ] && find "$dir" -maxdepth 1 -xdev -type d -printf '%p %m %u:%g\n'; done
 
 section "units running: web and NFS servers, lvs-dr's"
-for u in apache2.service httpd.service nfs-server.service; do printf '%s %s\n' "$u" "$(systemctl is-active "$u" 2>/dev/null)"; done
+# Running or not: a unit that failed before (Apache timing out in a slow boot) is as not running as
+# one that was stopped, and lvs-dr's restore leaves it stopped (no one can put a unit back in "failed").
+for u in apache2.service httpd.service nfs-server.service; do
+    state=$(systemctl is-active "$u" 2>/dev/null)
+    printf '%s %s\n' "$u" "${state/#failed/inactive}"
+done
 systemctl list-units --all --no-legend --plain --no-pager 'lvs-dr-*' '*.mount' | awk '$1 ~ /^lvs-dr-|^var-www|^srv-/ { print $1, $3, $4 }' | sort
 
 section "addresses and routes"
