@@ -15,7 +15,10 @@ check_replies() {
     local line body="" expected ok
     while IFS= read -r line; do
         if [[ $line == "|"* ]]; then
-            # "|STATUS|LOCAL_PORT|curl's error message": the end of one request.
+            # "|STATUS|LOCAL_PORT|curl's error message": the end of one request. curl's -w text
+            # starts on a line of its own (a body cut short has no newline of its own), so the
+            # body's own final newline is one line too many.
+            body=${body%$'\n'}
             local status=${line#|} port
             status=${status%%|*}
             port=${line#|*|}
@@ -40,7 +43,7 @@ worker() {
     local urls=() i
     for i in $(seq 20); do urls+=("$url"); done
     while [ ! -e "$out/stop" ]; do
-        curl -s --max-time 3 -H 'Connection: close' -w '|%{http_code}|%{local_port}|%{errormsg}\n' "${urls[@]}"
+        curl -s --max-time 3 -H 'Connection: close' -w '\n|%{http_code}|%{local_port}|%{errormsg}\n' "${urls[@]}"
     done | check_replies "$@"
 }
 
