@@ -30,6 +30,11 @@ lvs_apply() {
             say "warning: no arping installed: neighbours learn the VIP's new MAC only when their ARP entry expires"
         fi
     fi
+    # A device other than lo appears only once udev has seen it (its driver may be a module): at boot
+    # the address waits for it, or `ip` finds no device and the VIP stays off (seen in the lab, once
+    # the VMs booted faster). The device's unit also stops this one if the device goes away.
+    local device_unit=""
+    [ "$dev" = lo ] || device_unit=$(systemd-escape --path --suffix=device "/sys/subsystem/net/devices/$dev")
     local old=/etc/systemd/system/$unit
     if [ -f "$old" ] && ! grep -q "dev $dev\$" "$old" && systemctl is-active --quiet "$unit"; then
         # The device changed: let the old unit take the address off the old device first.
@@ -41,7 +46,8 @@ lvs_apply() {
 [Unit]
 Description=lvs-dr virtual IP $VIP on $dev
 Wants=network-online.target
-After=network-online.target systemd-sysctl.service
+${device_unit:+BindsTo=$device_unit}
+After=network-online.target systemd-sysctl.service${device_unit:+ $device_unit}
 
 [Service]
 Type=oneshot

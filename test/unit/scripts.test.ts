@@ -382,3 +382,46 @@ test("write_file replaces a file only when its content or mode differs", () => {
         fs.rmSync(dir, { recursive: true, force: true });
     }
 });
+
+describe("the VIP's boot unit (vip.sh)", () => {
+    /** The unit file vip.sh writes for a VIP on `device` (DATA_IFACE stands for @IFACE@). */
+    function unitFor(device: string, dataIface = "eth1"): string {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-vip-"));
+        try {
+            const bin = path.join(dir, "bin");
+            fs.mkdirSync(bin);
+            // The address is already there: lvs_apply only writes the unit (no `ip` change to make).
+            fs.writeFileSync(path.join(bin, "ip"), "#!/bin/bash\necho '1: x    inet 10.86.0.180/32 scope global x'\n", { mode: 0o755 });
+            const script = [
+                `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+                `. ${shellQuote(path.join(SCRIPT_DIR, "vip.sh"))}`,
+                `PATH=${shellQuote(bin)}:$PATH`,
+                `unit_install() { cat >${shellQuote(path.join(dir, "unit"))}; }`,
+                `unit_enable() { :; }`,
+                `garp_command() { :; }`,
+                `changed() { :; }`,
+                `say() { :; }`,
+                `VIP=10.86.0.180 DEVICE=${shellQuote(device)} DATA_IFACE=${shellQuote(dataIface)} HOST_ROUTE=no ANNOUNCE=yes`,
+                "lvs_apply",
+            ].join("\n");
+            const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+            expect(r.stderr).toBe("");
+            return fs.readFileSync(path.join(dir, "unit"), "utf8");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    test("on the data interface it waits for the interface's device (at boot `ip` fails on a device udev has not seen)", () => {
+        const unit = unitFor("@IFACE@", "ens-33");
+        expect(unit).toMatch(/^BindsTo=sys-subsystem-net-devices-ens\\x2d33\.device$/m);
+        expect(unit).toMatch(/^After=.* sys-subsystem-net-devices-ens\\x2d33\.device$/m);
+        expect(unit).toMatch(/^ExecStart=\S*ip address replace 10\.86\.0\.180\/32 dev ens-33$/m);
+    });
+
+    test("on lo, which always exists, it waits for no device (the control for the test above)", () => {
+        const unit = unitFor("lo");
+        expect(unit).not.toMatch(/BindsTo|\.device/);
+        expect(unit).toMatch(/^ExecStart=\S*ip address replace 10\.86\.0\.180\/32 dev lo$/m);
+    });
+});
