@@ -73,11 +73,11 @@ build() {
 		IFS=,
 		echo "${PACKAGES[*]}"
 	)
-	# The hook text is single-quoted on purpose: mmdebstrap runs it with "$1" = the new root.
-	# shellcheck disable=SC2016
 	# Faster on two busy cores: dpkg without fsync (mmdebstrap's eatmydata hooks, which take
 	# eatmydata from the mirror and remove it again), no documentation, manual pages or
 	# translations, and a small initrd from the first time the kernel package makes one (setup.sh).
+	# The hook text is single-quoted on purpose: mmdebstrap runs it with "$1" = the new root.
+	# shellcheck disable=SC2016
 	LAB_FILES=$LAB_SRC/files mmdebstrap --variant=minbase --mode=root --format=directory \
 		--include="$include" \
 		--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata \

@@ -169,13 +169,14 @@ test("6. after rebooting director, web1, web2 and nfs the service comes back by 
     // The NFS service stays down until each web server's content mount has waited past systemd's
     // 90 s start timeout (where a plain mount unit gives up and leaves Apache down for good).
     let waits: Record<string, { state: string; seconds: number }> = {};
+    const waitedPastTimeout = () => Object.values(waits).every((w) => w.state === "activating" && w.seconds >= 100);
     for (let i = 0; i < 60; i++) {
         waits = Object.fromEntries(["web1", "web2"].map((vm) => [vm, nfsWait(vm)]));
-        if (Object.values(waits).every((w) => w.state === "activating" && w.seconds >= 100)) break;
+        if (waitedPastTimeout()) break;
         onVm(CLIENT, "sleep 5");
     }
     check(
-        Object.values(waits).every((w) => w.state === "activating" && w.seconds >= 100),
+        waitedPastTimeout(),
         "web1, web2",
         "the web servers' content mounts are not waiting for the NFS server (want: activating for 100 s or more)",
         waits,

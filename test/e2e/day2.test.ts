@@ -12,7 +12,7 @@ import {
     independent,
     expectNoFailures,
     installLoad,
-    labInBackground,
+    lab,
     onVm,
     PAGES,
     pulumi,
@@ -38,16 +38,11 @@ function bothPagesThroughVip(): void {
     for (const page of PAGES) check(replies.includes(page), "client", `"${page}" was not served through the VIP`, replies);
 }
 
-beforeAll(async () => {
+beforeAll(() => {
     step("day-2: deploy the cluster and start web3");
-    // web3 boots while the cluster deploys (it joins the cluster only in the first test).
-    const web3 = labInBackground(["up", "web3"]);
-    try {
-        pulumi(["up", "--yes", "--skip-preview"]);
-        installLoad();
-    } finally {
-        await web3;
-    }
+    lab(["up", "web3"]);
+    pulumi(["up", "--yes", "--skip-preview"]);
+    installLoad();
 });
 
 describe("changes under load, with zero failed requests", () => {

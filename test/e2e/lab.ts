@@ -2,7 +2,7 @@
  * Helpers for the end-to-end suite: run commands on the lab VMs and the Pulumi CLI, and turn every
  * failure into a message that names the step, the host and the command's output.
  */
-import { spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -84,32 +84,6 @@ export function pulumi(args: string[], opts: { allowFail?: boolean } = {}): Resu
 
 export function lab(args: string[]): Result {
     return run(`lab/lab.sh ${args.join(" ")}`, "bash", ["lab/lab.sh", ...args]);
-}
-
-/**
- * Starts `lab/lab.sh ARGS` (e.g. booting a spare VM) beside what the suite does next; the promise
- * settles when it ends, and rejects with its output when it failed. `lab.sh ssh` takes no lock, so
- * the suite's commands on the running VMs go on meanwhile.
- */
-export function labInBackground(args: string[]): Promise<void> {
-    const log = path.join(os.tmpdir(), `lvs-dr-lab-${process.pid}-${Date.now()}.log`);
-    const fd = fs.openSync(log, "w");
-    const child = spawn("bash", ["lab/lab.sh", ...args], { cwd: ROOT, stdio: ["ignore", fd, fd] });
-    fs.closeSync(fd);
-    const label = `lab/lab.sh ${args.join(" ")}`;
-    const step = currentStep;
-    return new Promise((resolve, reject) => {
-        child.on("error", (e) => reject(new Error(`${step}: ${label} did not start: ${e.message}`)));
-        child.on("exit", (code) => {
-            const out = fs.readFileSync(log, "utf8");
-            fs.rmSync(log, { force: true });
-            if (code === 0) resolve();
-            else {
-                failedStep ??= step;
-                reject(new Error(`${step}: ${label} failed (exit ${code})\n--- output ---\n${out.slice(-6000)}`));
-            }
-        });
-    });
 }
 
 /** Fails the current step with a message naming the host, unless `ok`. */
