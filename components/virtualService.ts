@@ -48,7 +48,7 @@ export function virtualServicePlan(name: string, args: VirtualServiceArgs): Host
                     name: `${name}-real-${r.host}`,
                     concern: "ipvs-real" as const,
                     object: `ipvs-${id}-${r.address}-${r.port}`,
-                    params: { ...common, REAL_ADDRESS: r.address, REAL_PORT: r.port, WEIGHT: r.weight, DRAIN_TIMEOUT: s.drainTimeout },
+                    params: { ...common, REAL_ADDRESS: r.address, REAL_PORT: r.port, WEIGHT: r.weight, DRAIN_TIMEOUT: s.drainTimeout, DRAIN_IDLE: s.drainIdle },
                     identity: [id, r.address, String(r.port)],
                     after: [`${name}-service`, rs],
                     replacedWith: [`${name}-service`, ...Object.values(rs.mountCommands)],

@@ -36,6 +36,11 @@ export const serviceSchema = z.strictObject({
     method: z.enum(METHODS).default("dr"),
     persistence: z.number().int().min(0).max(2_678_400).default(0),
     drainTimeout: z.number().int().min(0).max(86_400).default(30),
+    // In DR the director sees only the client's packets: a connection the real server ends stays
+    // ESTABLISHED in IPVS for its whole TCP timeout. A drain counts one as ended after this many
+    // seconds without a packet (120 s: TCP's longest retransmission and zero-window probe interval,
+    // so a stalled but live connection still counts).
+    drainIdle: z.number().int().min(1).max(86_400).default(120),
     realServers: z.array(realServerSchema).min(1),
 });
 
@@ -158,6 +163,7 @@ export function normalizeServices(
             method: s.method,
             persistence: s.persistence,
             drainTimeout: s.drainTimeout,
+            drainIdle: s.drainIdle,
             realServers: reals,
         });
     });

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One real server of an IPVS service, reconciled against the live table: added when missing, edited
 # in place (ipvsadm -e) when its weight or method differs. Removing it drains first: weight 0 (no
-# new connections), then deletion once its active connections are gone or DRAIN_TIMEOUT passes.
-# Parameters: SERVICE_ID, PROTOCOL, VIP, PORT, REAL_ADDRESS, REAL_PORT, WEIGHT, DRAIN_TIMEOUT.
+# new connections), then deletion once its live connections are gone or DRAIN_TIMEOUT passes.
+# Parameters: SERVICE_ID, PROTOCOL, VIP, PORT, REAL_ADDRESS, REAL_PORT, WEIGHT, DRAIN_TIMEOUT,
+# DRAIN_IDLE.
 
 service_flag() { if [ "$PROTOCOL" = udp ]; then echo -u; else echo -t; fi; }
 
@@ -21,16 +22,29 @@ service_exists() {
     ipvsadm -S -n | awk -v p="-A $(service_flag) $VIP:$PORT " 'index($0 " ", p) == 1 { found = 1 } END { exit !found }'
 }
 
-active_connections() {
-    ipvsadm -L -n "$(service_flag)" "$VIP:$PORT" 2>/dev/null |
-        awk -v r="$REAL_ADDRESS:$REAL_PORT" '$1 == "->" && $2 == r { print $5; exit }'
+# IPVS's timeout of an established TCP entry, in seconds ("Timeout (tcp tcpfin udp): 900 120 300").
+tcp_timeout() { ipvsadm -L --timeout | awk '{ print $(NF - 2) }'; }
+
+# The established connections to this real server, one "CLIENT SILENT" per line: SILENT is how long
+# the director has seen no packet of it. IPVS rearms an entry's timer at every packet, so that is
+# the TCP timeout minus the time left (ipvsadm -Lnc prints: protocol, expires as [H:]MM:SS, state,
+# source, virtual, destination).
+established_connections() {
+    ipvsadm -L -n -c | awk -v v="$VIP:$PORT" -v r="$REAL_ADDRESS:$REAL_PORT" -v timeout="$(tcp_timeout)" '
+        $3 == "ESTABLISHED" && $5 == v && $6 == r {
+            n = split($2, part, ":"); left = 0
+            for (i = 1; i <= n; i++) left = left * 60 + part[i]
+            print $4, timeout - left
+        }'
 }
 
-# The established connections to this real server, one "CLIENT EXPIRES" per line (ipvsadm -Lnc
-# prints: protocol, expires, state, source, virtual, destination).
-established_connections() {
-    ipvsadm -L -n -c | awk -v v="$VIP:$PORT" -v r="$REAL_ADDRESS:$REAL_PORT" \
-        '$3 == "ESTABLISHED" && $5 == v && $6 == r { print $4, $2 }'
+# In DR the director sees only the client's half of a connection. When the real server ends one (its
+# FIN goes straight to the client, whose last ACK it answers with a reset, also straight to the
+# client) the director never sees an end, and the entry stays ESTABLISHED for the whole TCP timeout
+# (900 s by default). So a connection counts as live while the director has seen a packet of it in
+# the last DRAIN_IDLE seconds. Prints "live ended", the counts.
+connection_counts() {
+    established_connections | awk -v idle="$DRAIN_IDLE" '$2 < idle { live++; next } { ended++ } END { print live + 0, ended + 0 }'
 }
 
 rules_file() { printf '%s/ipvs/%s/10-real-%s-%s.rules\n' "$LVS_ETC" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
@@ -57,17 +71,18 @@ lvs_check() {
 }
 
 lvs_remove() {
-    local active waited=0
+    local live ended waited=0
     remove_file "$(rules_file)"
     [ -n "$(live_line)" ] || return 0
     ipvsadm -e "$(service_flag)" "$VIP:$PORT" -r "$REAL_ADDRESS:$REAL_PORT" -g -w 0
     changed "set $REAL_ADDRESS:$REAL_PORT to weight 0 (draining)"
-    while active=$(active_connections) && [ "${active:-0}" -gt 0 ] && [ "$waited" -lt "$DRAIN_TIMEOUT" ]; do
+    while read -r live ended < <(connection_counts) && [ "$live" -gt 0 ] && [ "$waited" -lt "$DRAIN_TIMEOUT" ]; do
         sleep 1
         waited=$((waited + 1))
     done
-    say "drained $REAL_ADDRESS:$REAL_PORT after ${waited}s (active connections left: ${active:-0}, timeout ${DRAIN_TIMEOUT}s)"
-    [ "${active:-0}" -eq 0 ] || say "connections cut by the drain timeout: $(established_connections | tr '\n' ' ')"
+    say "drained $REAL_ADDRESS:$REAL_PORT after ${waited}s (active connections left: $live, timeout ${DRAIN_TIMEOUT}s)"
+    [ "$ended" -eq 0 ] || say "connections counted as ended, silent for ${DRAIN_IDLE}s or more (CLIENT SECONDS): $(established_connections | awk -v idle="$DRAIN_IDLE" '$2 >= idle' | tr '\n' ' ')"
+    [ "$live" -eq 0 ] || say "connections cut by the drain timeout (CLIENT SECONDS): $(established_connections | awk -v idle="$DRAIN_IDLE" '$2 < idle' | tr '\n' ' ')"
     ipvsadm -d "$(service_flag)" "$VIP:$PORT" -r "$REAL_ADDRESS:$REAL_PORT"
     changed "deleted real server $REAL_ADDRESS:$REAL_PORT"
 }

@@ -425,3 +425,72 @@ describe("the VIP's boot unit (vip.sh)", () => {
         expect(unit).toMatch(/^ExecStart=\S*ip address replace 10\.86\.0\.180\/32 dev lo$/m);
     });
 });
+
+describe("the drain of a removed real server (ipvs-real.sh)", () => {
+    // ipvsadm -Lnc as the director printed it in the day-2 drain test: with a TCP timeout of 900 s,
+    // expiry 03:11 means the director has seen nothing of that connection for 709 s (the real server
+    // had closed it: in DR its FIN and reset bypass the director).
+    const SILENT = "TCP 03:11  ESTABLISHED 10.86.0.1:20001    10.86.0.180:80     10.86.0.33:80";
+    const LIVE = "TCP 14:50  ESTABLISHED 10.86.0.1:20002    10.86.0.180:80     10.86.0.33:80";
+    const OTHERS = [
+        "TCP 14:59  ESTABLISHED 10.86.0.1:20003    10.86.0.180:80     10.86.0.22:80",
+        "TCP 01:50  FIN_WAIT    10.86.0.1:20004    10.86.0.180:80     10.86.0.33:80",
+    ];
+
+    /** Runs lvs_remove against a stub ipvsadm listing `conns`; returns its messages and ipvsadm calls. */
+    function drain(conns: string[]): { said: string[]; calls: string[] } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-drain-"));
+        try {
+            const bin = path.join(dir, "bin");
+            fs.mkdirSync(bin);
+            fs.writeFileSync(path.join(dir, "conns"), ["IPVS connection entries", "pro expire state       source             virtual            destination", ...conns, ""].join("\n"));
+            fs.writeFileSync(
+                path.join(bin, "ipvsadm"),
+                [
+                    "#!/bin/bash",
+                    'case "$*" in',
+                    '"-S -n") printf "%s\\n" "-A -t 10.86.0.180:80 -s rr" "-a -t 10.86.0.180:80 -r 10.86.0.33:80 -g -w 1" ;;',
+                    '"-L --timeout") echo "Timeout (tcp tcpfin udp): 900 120 300" ;;',
+                    `"-L -n -c") cat ${shellQuote(path.join(dir, "conns"))} ;;`,
+                    `*) echo "$*" >>${shellQuote(path.join(dir, "calls"))} ;;`,
+                    "esac",
+                ].join("\n"),
+                { mode: 0o755 },
+            );
+            const script = [
+                `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+                `. ${shellQuote(path.join(SCRIPT_DIR, "ipvs-real.sh"))}`,
+                `PATH=${shellQuote(bin)}:$PATH`,
+                `LVS_ETC=${shellQuote(dir)}`,
+                "remove_file() { :; }",
+                'changed() { echo "changed: $*"; }',
+                'say() { echo "said: $*"; }',
+                "SERVICE_ID=tcp-10.86.0.180-80 PROTOCOL=tcp VIP=10.86.0.180 PORT=80 REAL_ADDRESS=10.86.0.33 REAL_PORT=80",
+                "WEIGHT=1 DRAIN_TIMEOUT=2 DRAIN_IDLE=120",
+                "lvs_remove",
+            ].join("\n");
+            const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+            expect(r.stderr).toBe("");
+            expect(r.status).toBe(0);
+            const said = r.stdout.split("\n").filter((l) => l.startsWith("said: "));
+            return { said, calls: fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") };
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    test("a connection the director has not seen for DRAIN_IDLE seconds counts as ended: the drain does not wait for it", () => {
+        const { said, calls } = drain([SILENT, ...OTHERS]);
+        expect(said[0]).toBe("said: drained 10.86.0.33:80 after 0s (active connections left: 0, timeout 2s)");
+        expect(said[1]).toBe("said: connections counted as ended, silent for 120s or more (CLIENT SECONDS): 10.86.0.1:20001 709 ");
+        expect(said).toHaveLength(2);
+        expect(calls).toEqual(["-e -t 10.86.0.180:80 -r 10.86.0.33:80 -g -w 0", "-d -t 10.86.0.180:80 -r 10.86.0.33:80"]);
+    });
+
+    test("a connection seen 10 s ago is live: the drain waits for it until the timeout, then says it cut it (the control)", () => {
+        const { said, calls } = drain([SILENT, LIVE, ...OTHERS]);
+        expect(said[0]).toBe("said: drained 10.86.0.33:80 after 2s (active connections left: 1, timeout 2s)");
+        expect(said[2]).toBe("said: connections cut by the drain timeout (CLIENT SECONDS): 10.86.0.1:20002 10 ");
+        expect(calls.at(-1)).toBe("-d -t 10.86.0.180:80 -r 10.86.0.33:80");
+    });
+});
