@@ -43,6 +43,9 @@ function lines(text: string): string[] {
 
 beforeAll(() => {
     step("converge: record the hosts, deploy");
+    // web2's firewall on, as the cluster suite leaves it (this suite checks the ports lvs-dr opens
+    // and closes in it); idempotent, so the suite also runs alone on a fresh lab.
+    onVm("web2", "ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null");
     Object.assign(before, fingerprints(CLUSTER_VMS));
     original = readConfig();
     pulumi(["up", "--yes", "--skip-preview"]);
