@@ -27,10 +27,10 @@ tcp_timeout() { ipvsadm -L --timeout | awk '{ print $(NF - 2) }'; }
 
 # The established connections to this real server, one "CLIENT SILENT" per line: SILENT is how long
 # the director has seen no packet of it. IPVS rearms an entry's timer at every packet, so that is
-# the TCP timeout minus the time left (ipvsadm -Lnc prints: protocol, expires as [H:]MM:SS, state,
-# source, virtual, destination).
+# TIMEOUT (IPVS's, tcp_timeout) minus the time left (ipvsadm -Lnc prints: protocol, expires as
+# [H:]MM:SS, state, source, virtual, destination).
 established_connections() {
-    ipvsadm -L -n -c | awk -v v="$VIP:$PORT" -v r="$REAL_ADDRESS:$REAL_PORT" -v timeout="$(tcp_timeout)" '
+    ipvsadm -L -n -c | awk -v v="$VIP:$PORT" -v r="$REAL_ADDRESS:$REAL_PORT" -v timeout="$1" '
         $3 == "ESTABLISHED" && $5 == v && $6 == r {
             n = split($2, part, ":"); left = 0
             for (i = 1; i <= n; i++) left = left * 60 + part[i]
@@ -38,13 +38,14 @@ established_connections() {
         }'
 }
 
-# In DR the director sees only the client's half of a connection. When the real server ends one (its
-# FIN goes straight to the client, whose last ACK it answers with a reset, also straight to the
-# client) the director never sees an end, and the entry stays ESTABLISHED for the whole TCP timeout
-# (900 s by default). So a connection counts as live while the director has seen a packet of it in
-# the last DRAIN_IDLE seconds. Prints "live ended", the counts.
-connection_counts() {
-    established_connections | awk -v idle="$DRAIN_IDLE" '$2 < idle { live++; next } { ended++ } END { print live + 0, ended + 0 }'
+# connections live|ended TIMEOUT: the established connections the drain waits for, or not. In DR
+# the director sees only the client's half of a connection. When the real server ends one (its FIN
+# goes straight to the client, whose last ACK it answers with a reset, also straight to the client)
+# the director never sees an end, and the entry stays ESTABLISHED for the whole TCP timeout (900 s
+# by default). So a connection counts as live while the director has seen a packet of it in the
+# last DRAIN_IDLE seconds.
+connections() {
+    established_connections "$2" | awk -v idle="$DRAIN_IDLE" -v want="$1" '($2 < idle) == (want == "live")'
 }
 
 rules_file() { printf '%s/ipvs/%s/10-real-%s-%s.rules\n' "$LVS_ETC" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
@@ -71,18 +72,20 @@ lvs_check() {
 }
 
 lvs_remove() {
-    local live ended waited=0
+    local live ended timeout waited=0
     remove_file "$(rules_file)"
     [ -n "$(live_line)" ] || return 0
     ipvsadm -e "$(service_flag)" "$VIP:$PORT" -r "$REAL_ADDRESS:$REAL_PORT" -g -w 0
     changed "set $REAL_ADDRESS:$REAL_PORT to weight 0 (draining)"
-    while read -r live ended < <(connection_counts) && [ "$live" -gt 0 ] && [ "$waited" -lt "$DRAIN_TIMEOUT" ]; do
+    timeout=$(tcp_timeout)
+    while live=$(connections live "$timeout") && [ -n "$live" ] && [ "$waited" -lt "$DRAIN_TIMEOUT" ]; do
         sleep 1
         waited=$((waited + 1))
     done
-    say "drained $REAL_ADDRESS:$REAL_PORT after ${waited}s (active connections left: $live, timeout ${DRAIN_TIMEOUT}s)"
-    [ "$ended" -eq 0 ] || say "connections counted as ended, silent for ${DRAIN_IDLE}s or more (CLIENT SECONDS): $(established_connections | awk -v idle="$DRAIN_IDLE" '$2 >= idle' | tr '\n' ' ')"
-    [ "$live" -eq 0 ] || say "connections cut by the drain timeout (CLIENT SECONDS): $(established_connections | awk -v idle="$DRAIN_IDLE" '$2 < idle' | tr '\n' ' ')"
+    ended=$(connections ended "$timeout")
+    say "drained $REAL_ADDRESS:$REAL_PORT after ${waited}s (active connections left: $(grep -c . <<<"$live"), timeout ${DRAIN_TIMEOUT}s)"
+    [ -z "$ended" ] || say "connections counted as ended, silent for ${DRAIN_IDLE}s or more (CLIENT SECONDS): $(tr '\n' ' ' <<<"$ended")"
+    [ -z "$live" ] || say "connections cut by the drain timeout (CLIENT SECONDS): $(tr '\n' ' ' <<<"$live")"
     ipvsadm -d "$(service_flag)" "$VIP:$PORT" -r "$REAL_ADDRESS:$REAL_PORT"
     changed "deleted real server $REAL_ADDRESS:$REAL_PORT"
 }
