@@ -11,7 +11,7 @@ stages=("$@")
 [ "${#stages[@]}" -gt 0 ] || stages=(unit engine e2e)
 results=$(mktemp -d)
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+step() { printf '\n==> %s [%s, +%ss]\n' "$*" "$(date +%T)" "$SECONDS" >&2; }
 jest_project() { npx jest --selectProjects "$1" --json --outputFile="$results/jest/$1.json" "${@:2}"; }
 summary() { node scripts/jest-summary.js "$results/jest" || true; }
 mkdir -p "$results/jest"

@@ -185,18 +185,16 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
     // Each round: hand-made changes on several hosts, the exact plan of `preview --refresh`, the repair.
     const rounds: Array<[string, Array<[string, string]>, string[]]> = [
         [
-            "kernel state: a real server deleted, the VIP off web1's lo, ARP answers on web2, an extra IPVS service and real server",
+            // One round for both kinds (each round costs two refreshes and an up): kernel state (a
+            // real server deleted, the VIP off web1's lo, ARP answers on web2, an extra IPVS service
+            // and real server) and files and units (the mount gone on web1, an export line removed, a
+            // leftover unit of ours, a toolkit file deleted).
+            "kernel state, files and units, on every host at once",
             [
                 ["director", `ipvsadm -d -t ${VIP}:80 -r 10.86.0.22:80`],
                 ["web1", `ip address del ${VIP}/32 dev lo`],
                 ["web2", "sysctl -qw net.ipv4.conf.all.arp_ignore=0 net.ipv4.conf.eth1.arp_ignore=0"],
                 ["director", `ipvsadm -A -t ${VIP}:8080 -s rr && ipvsadm -a -t ${VIP}:80 -r 10.86.0.33:80 -g -w 1`],
-            ],
-            ["update director-live", "update web-live", "update web-real-web2", "update web1-live", "update web1-vip-10.86.0.180", "update web2-live", "update web2-arp"],
-        ],
-        [
-            "files and units: the mount gone on web1, an export line removed, a leftover unit of ours, a toolkit file deleted",
-            [
                 ["web1", "umount /var/www/html"],
                 ["nfs", "rm /etc/exports.d/lvs-dr-kgc-*.exports && exportfs -ra"],
                 [
@@ -206,10 +204,14 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                 ["web2", "rm /usr/local/lib/lvs-dr/real-server/vip.sh"],
             ],
             [
+                "update director-live",
                 "update nfs-export-kgc-*",
                 "update nfs-live",
+                "update web-live",
+                "update web-real-web2",
                 "update web1-live",
                 "update web1-mount-var-www-html",
+                "update web1-vip-10.86.0.180",
                 "update web2-arp",
                 "update web2-live",
                 "update web2-mount-var-www-html",

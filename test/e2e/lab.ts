@@ -103,8 +103,9 @@ export const CLUSTER_VMS = ["director", "web1", "web2", "nfs"];
 const LOAD_DIR = "/tmp/lvs-dr-load";
 // The load's positive control: a check of 0 failed requests means something only if requests kept
 // coming during the change. At 5 requests/s an outage of one second shows as about five failures.
-// Not a speed figure (the emulated lab ran 19-37/s; a cold run's converge step once measured 18.9
-// against an earlier floor of 20 and failed with 0 failed requests).
+// Not a speed figure: load.sh paces its 3 workers at 5/s each (15/s at most); unpaced, the emulated
+// lab ran 19-37/s, and a cold run's converge step once measured 18.9 against an earlier floor of 20
+// and failed with 0 failed requests.
 const MIN_RPS = 5;
 
 /** Edits the lab stack's config (a test owns Pulumi.lab.yaml while it runs). */

@@ -2,7 +2,9 @@
 # A steady load on the VIP from the client VM, every request checked, until a stop file appears.
 # Usage: load.sh URL WORKERS OUTDIR EXPECTED_BODY... ; touch OUTDIR/stop to end it.
 # Each worker runs curl on batches of 20 requests, each on a fresh connection (Connection: close, so
-# IPVS schedules every request), and writes one line per request to OUTDIR/worker-N.log:
+# IPVS schedules every request), at most 5 a second: enough to show a one-second outage as failures,
+# while the emulated VMs leave the lab's two cores to the change under test (unpaced, 3 workers ran
+# 19-37 requests/s and kept the cores busy), and writes one line per request to OUTDIR/worker-N.log:
 # "ok BODY" or "fail WHAT" (a failure with its time and the client's port, to match it against the
 # hosts' logs).
 set -u
@@ -43,7 +45,7 @@ worker() {
     local urls=() i
     for i in $(seq 20); do urls+=("$url"); done
     while [ ! -e "$out/stop" ]; do
-        curl -s --max-time 3 -H 'Connection: close' -w '\n|%{http_code}|%{local_port}|%{errormsg}\n' "${urls[@]}"
+        curl -s --rate 5/s --max-time 3 -H 'Connection: close' -w '\n|%{http_code}|%{local_port}|%{errormsg}\n' "${urls[@]}"
     done | check_replies "$@"
 }
 
