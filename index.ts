@@ -22,9 +22,13 @@ const outputs = clusterOutputs(spec);
 
 /** The VIPs the director holds. */
 export const vips = outputs.vips;
-/** The director: { host, address }. */
+/** The director: { host, address } (the first of a pair). */
 export const director = outputs.director;
-/** Each virtual service with its scheduler, method and real servers. */
+/** Every director: [{ host, address }], two for a pair. */
+export const directors = outputs.directors;
+/** A pair's VRRP: { version, advertInterval }, or null for a single director. */
+export const vrrp = outputs.vrrp;
+/** Each virtual service with its scheduler, method, health check and real servers. */
 export const services = outputs.services;
 /** Each NFS export: { host, address, path, clients, line }. */
 export const nfsExports = outputs.nfsExports;

@@ -5,12 +5,13 @@
  * before its services).
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { ClusterSpec, parseClusterConfig, PROJECT, RawConfig } from "./config";
 import { Director } from "./director";
 import { HostTarget } from "./host";
 import { NfsServer, exportLine } from "./nfsServer";
 import { RealServer } from "./realServer";
-import { VirtualService } from "./virtualService";
+import { checkMarks, VirtualService } from "./virtualService";
 
 // Not in the SDK's typings, but exported by its runtime: tells whether a config key is a secret.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -39,7 +40,8 @@ export function loadClusterSpec(): ClusterSpec {
 }
 
 export interface Cluster {
-    director: Director;
+    /** The director, or the two of a pair. */
+    directors: Director[];
     realServers: Record<string, RealServer>;
     nfsServers: Record<string, NfsServer>;
     services: Record<string, VirtualService>;
@@ -52,12 +54,7 @@ export function deployCluster(spec: ClusterSpec): Cluster {
         privateKey: config.requireSecret(spec.hosts[host].ssh.privateKeySecret),
     });
 
-    const director = new Director(spec.director.host, {
-        host: target(spec.director.host),
-        vips: spec.director.vips,
-        schedulers: spec.services.map((s) => s.scheduler),
-        ipvs: spec.director.ipvs,
-    });
+    const directors = deployDirectors(spec, target);
 
     const nfsServers: Record<string, NfsServer> = {};
     for (const n of spec.nfsServers) {
@@ -79,10 +76,47 @@ export function deployCluster(spec: ClusterSpec): Cluster {
     }
 
     const services: Record<string, VirtualService> = {};
+    const marks = checkMarks(spec.services);
     for (const s of spec.services) {
-        services[s.name] = new VirtualService(s.name, { director, service: s, realServers });
+        services[s.name] = new VirtualService(s.name, { directors, service: s, realServers, marks });
     }
-    return { director, realServers, nfsServers, services };
+    return { directors, realServers, nfsServers, services };
+}
+
+/**
+ * The director, or a pair: each runs keepalived; a pair shares a virtual router id, a sync id and
+ * (VRRPv2) a PASS secret, which come from random resources unless the config sets them. They have
+ * no keepers: a value stays for the life of the stack, whatever else changes.
+ */
+function deployDirectors(spec: ClusterSpec, target: (host: string) => HostTarget): Director[] {
+    const d = spec.director;
+    const common = {
+        vips: d.vips,
+        schedulers: spec.services.map((s) => s.scheduler),
+        ipvs: d.ipvs,
+        checksThroughVip: spec.services.some((s) => s.healthCheck.throughVip),
+    };
+    if (!d.vrrp) return [new Director(d.hosts[0], { host: target(d.hosts[0]), ...common })];
+    const vrrp = d.vrrp;
+    const routerId = vrrp.routerId ?? new random.RandomInteger("vrrp-router-id", { min: 1, max: 255 }).result;
+    const syncId = d.syncId ?? new random.RandomInteger("ipvs-sync-id", { min: 1, max: 255 }).result;
+    // VRRPv2's PASS: keepalived uses the first 8 characters.
+    const authPass = vrrp.version === 2 ? new random.RandomPassword("vrrp-auth", { length: 8, special: false }).result : undefined;
+    return d.hosts.map(
+        (host, i) =>
+            new Director(host, {
+                host: target(host),
+                ...common,
+                pair: {
+                    peer: spec.hosts[d.hosts[1 - i]].address,
+                    priority: i === 0 ? 150 : 100,
+                    vrrp,
+                    routerId,
+                    syncId,
+                    authPass,
+                },
+            }),
+    );
 }
 
 /** The stack outputs: plain values from the checked spec, in the shape the README documents. */
@@ -90,7 +124,10 @@ export function clusterOutputs(spec: ClusterSpec) {
     const host = (name: string) => ({ host: name, address: spec.hosts[name].address });
     return {
         vips: spec.director.vips,
-        director: host(spec.director.host),
+        /** The first director (the only one unless it is a pair). */
+        director: host(spec.director.hosts[0]),
+        directors: spec.director.hosts.map(host),
+        vrrp: spec.director.vrrp ? { version: spec.director.vrrp.version, advertInterval: spec.director.vrrp.advertInterval } : null,
         services: spec.services.map((s) => ({
             name: s.name,
             vip: s.vip,
@@ -99,6 +136,7 @@ export function clusterOutputs(spec: ClusterSpec) {
             scheduler: s.scheduler,
             method: s.method,
             persistence: s.persistence,
+            healthCheck: s.healthCheck,
             realServers: s.realServers.map((r) => ({ host: r.host, address: r.address, port: r.port, weight: r.weight })),
         })),
         nfsExports: spec.nfsServers.flatMap((n) =>

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { IpvsTuning } from "./config";
-import { deployHostPlan, HostPlan, HostTarget, vipCommand } from "./host";
+import { IpvsTuning, VrrpSpec } from "./config";
+import { deployHostPlan, HostPlan, HostTarget, PlannedCommand, vipCommand } from "./host";
 import { LiveState } from "./liveState";
 
 export interface DirectorArgs {
@@ -13,10 +13,28 @@ export interface DirectorArgs {
     schedulers: string[];
     /** The net.ipv4.vs.* settings. */
     ipvs: IpvsTuning;
+    /** Whether health checks go through the VIP (the director then accepts replies from its VIP). */
+    checksThroughVip: boolean;
+    /** Set when this director is one of a pair: the VIPs are VRRP's, not static units. */
+    pair?: DirectorPairArgs;
+}
+
+/** This director's part of a pair. */
+export interface DirectorPairArgs {
+    /** The other director's data-plane address (VRRP adverts go to it by unicast). */
+    peer: string;
+    /** VRRP priority: the higher one is master at the first start (after that, nopreempt). */
+    priority: number;
+    vrrp: VrrpSpec;
+    /** The virtual router id and the sync daemon's id (from RandomIntegers unless set in the config). */
+    routerId: pulumi.Input<number>;
+    syncId: pulumi.Input<number>;
+    /** VRRPv2's PASS secret (a Pulumi secret); undefined with VRRPv3. */
+    authPass?: pulumi.Input<string>;
 }
 
 /** Kernel settings of a director (paths under /proc/sys; @IFACE@ is the data-plane interface). */
-export function directorSysctls(ipvs: IpvsTuning): string[] {
+export function directorSysctls(ipvs: IpvsTuning, checksThroughVip = false): string[] {
     const flag = (b: boolean) => (b ? 1 : 0);
     // `all` and the data interface decide (the kernel ORs or ANDs them, see ip-sysctl.rst). Not
     // `default`: set at boot, it would be copied into every interface created after it (the
@@ -35,6 +53,10 @@ export function directorSysctls(ipvs: IpvsTuning): string[] {
         `net/ipv4/vs/expire_quiescent_template=${flag(ipvs.expireQuiescentTemplate)}`,
         `net/ipv4/vs/conn_reuse_mode=${ipvs.connReuseMode}`,
         `net/ipv4/vs/sloppy_tcp=${flag(ipvs.sloppyTcp)}`,
+        // A check through the VIP leaves from the director's address to the VIP, and the real server
+        // answers from the VIP: a source address the director holds itself, which it drops unless
+        // told to accept it on the data interface.
+        ...(checksThroughVip ? ["net/ipv4/conf/@IFACE@/accept_local=1"] : []),
     ];
 }
 
@@ -56,36 +78,67 @@ export function directorPlan(name: string, args: Omit<DirectorArgs, "host">): Ho
                 name: `${name}-sysctl`,
                 concern: "sysctl",
                 object: "sysctl-director",
-                params: { NAME: "director", SETTINGS: directorSysctls(args.ipvs) },
+                params: { NAME: "director", SETTINGS: directorSysctls(args.ipvs, args.checksThroughVip) },
                 after: [`${name}-ipvs-modules`],
             },
-            ...args.vips.map((vip) => vipCommand(name, vip, "director", `${name}-sysctl`)),
+            {
+                name: `${name}-keepalived`,
+                concern: "keepalived",
+                object: "keepalived",
+                params: keepalivedParams(args),
+                after: [`${name}-sysctl`],
+            },
+            // A single director holds its VIPs itself; a pair's are VRRP's (keepalived's).
+            ...(args.pair ? [] : args.vips.map((vip) => vipCommand(name, vip, "director", `${name}-keepalived`))),
         ],
     };
 }
 
+/** keepalived.sh's parameters: the VRRP ones are 0 or empty on a single director. */
+export function keepalivedParams(args: Omit<DirectorArgs, "host">): PlannedCommand["params"] {
+    const p = args.pair;
+    return {
+        VIPS: p ? args.vips : [],
+        STATIC_VIPS: p ? [] : args.vips,
+        PEER: p?.peer ?? "",
+        PRIORITY: p?.priority ?? 0,
+        ROUTER_ID: p?.routerId ?? 0,
+        SYNC_ID: p?.syncId ?? 0,
+        VRRP_VERSION: p?.vrrp.version ?? 0,
+        ADVERT: p ? String(p.vrrp.advertInterval) : "",
+        AUTH_PASS: p?.authPass ?? "",
+    };
+}
+
 /**
- * An LVS director: ipvsadm and the IPVS modules, the redirect/forwarding sysctls, and each VIP as a
- * /32 alias on the data-plane interface, announced with gratuitous ARP. All of it persists across
- * reboots and is undone on delete.
+ * An LVS director: ipvsadm and the IPVS modules, the redirect/forwarding sysctls, keepalived (which
+ * holds the IPVS services and checks their real servers), and each VIP: a /32 alias on the data-plane
+ * interface announced with gratuitous ARP on a single director, or VRRP's on a pair. All of it
+ * persists across reboots and is undone on delete.
  */
 export class Director extends pulumi.ComponentResource {
     public readonly target: HostTarget;
+    /** The director's host name (the config's). */
+    public readonly hostName: string;
     public readonly vips: string[];
     public readonly modules: command.remote.Command;
     public readonly sysctl: command.remote.Command;
+    /** keepalived: the IPVS services and their checks (and a pair's VRRP). */
+    public readonly keepalived: command.remote.Command;
     public readonly vipCommands: Record<string, command.remote.Command> = {};
     public readonly live: LiveState;
 
     constructor(name: string, args: DirectorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvs:index:Director", name, {}, opts);
         this.target = args.host;
+        this.hostName = args.host.spec.name;
         this.vips = args.vips;
         const { live, commands } = deployHostPlan(this, args.host, directorPlan(name, args));
         this.live = live;
         this.modules = commands[`${name}-ipvs-modules`];
         this.sysctl = commands[`${name}-sysctl`];
-        for (const vip of args.vips) this.vipCommands[vip] = commands[`${name}-vip-${vip}`];
-        this.registerOutputs({ host: args.host.spec.name, address: args.host.spec.address, vips: args.vips });
+        this.keepalived = commands[`${name}-keepalived`];
+        if (!args.pair) for (const vip of args.vips) this.vipCommands[vip] = commands[`${name}-vip-${vip}`];
+        this.registerOutputs({ host: args.host.spec.name, address: args.host.spec.address, vips: args.vips, pair: !!args.pair });
     }
 }

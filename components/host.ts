@@ -8,7 +8,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostSpec } from "./config";
 import { LiveConnection, LiveState } from "./liveState";
-import { commandLine, Concern, Kind, Params, renderScript, renderToolkit, ResourceScript, toolkitDir } from "./script";
+import { commandLine, Concern, Kind, ParamValue, Params, renderScript, renderToolkit, ResourceScript, toolkitDir } from "./script";
 
 export interface HostTarget {
     /** The host as checked from the config. */
@@ -57,7 +57,8 @@ export interface PlannedCommand {
     concern: Concern;
     /** What it manages on the host (one owner per object): "vip-10.86.0.180", "ipvs-tcp-10.86.0.180-80". */
     object: string;
-    params: Params;
+    /** Its parameters; a value may be an Output (a RandomInteger's result, a secret). */
+    params: Record<string, pulumi.Input<ParamValue>>;
     /**
      * The values that make it what it is: when one changes, the resource is replaced, so its remove
      * runs first with the old parameters (nothing of the old one stays) and then the new one applies.
@@ -107,15 +108,15 @@ export function hostParams(target: HostTarget, params: Params): Params {
     return { DATA_ADDRESS: target.spec.address, DATA_IFACE: target.spec.interface ?? "", ...params };
 }
 
-/** A plan's resource as the script its command sends (pure: tests render plans with it). */
-export function plannedScript(plan: HostPlan, target: HostTarget, c: PlannedCommand): ResourceScript {
+/** A plan's resource as the script its command sends, given its resolved parameters (pure). */
+export function plannedScript(plan: HostPlan, target: HostTarget, c: PlannedCommand, params: Params): ResourceScript {
     return {
         resource: c.name,
         component: plan.component,
         concern: c.concern,
         lib: planLib(plan),
         object: c.object,
-        params: hostParams(target, c.params),
+        params: hostParams(target, params),
     };
 }
 
@@ -169,7 +170,7 @@ export function deployHostPlan(parent: pulumi.Resource, target: HostTarget, plan
         return c;
     };
     for (const c of plan.commands) {
-        const script = plannedScript(plan, target, c);
+        const params = pulumi.output(c.params) as pulumi.Output<Params>;
         const replacedWith = (c.replacedWith ?? []).map((r) => (resolve(r) as command.remote.Command).id);
         commands[c.name] = new command.remote.Command(
             c.name,
@@ -178,7 +179,9 @@ export function deployHostPlan(parent: pulumi.Resource, target: HostTarget, plan
                 create: commandLine("apply", user),
                 update: commandLine("apply", user),
                 delete: commandLine("remove", user),
-                stdin: live.repairs.apply((r) => renderScript(script, r?.[c.name] ?? 0)),
+                stdin: pulumi
+                    .all([live.repairs, params])
+                    .apply(([r, p]) => renderScript(plannedScript(plan, target, c, p), r?.[c.name] ?? 0)),
                 triggers: [...(c.identity ?? []), ...replacedWith],
                 // The previous output would be passed with SSH setenv, which most sshd configs refuse.
                 addPreviousOutputInEnv: false,

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ServiceSpec } from "./config";
+import { RealServerRef, ServiceSpec } from "./config";
 import { Director } from "./director";
 import { deployHostPlan, HostPlan } from "./host";
 import { LiveState } from "./liveState";
@@ -8,10 +8,56 @@ import { RealServer } from "./realServer";
 import { toolkitDir } from "./script";
 
 export interface VirtualServiceArgs {
-    director: Director;
+    /** The director, or both directors of a pair: each holds the service and checks its real servers. */
+    directors: Director[];
     service: ServiceSpec;
     /** The RealServer component of every host the service names. */
     realServers: Record<string, RealServer>;
+    /** The firewall mark of each real server's check through the VIP (checkMarks), by checkKey. */
+    marks: Map<string, number>;
+}
+
+/** A real server of a service, as the check marks name it: "tcp-10.86.0.180-80 10.86.0.11:80". */
+export function checkKey(s: Pick<ServiceSpec, "protocol" | "vip" | "port">, r: Pick<RealServerRef, "address" | "port">): string {
+    return `${serviceId(s)} ${r.address}:${r.port}`;
+}
+
+/** The firewall marks of checks through the VIP: 0x4c56 ("LV") in the high half, so ours are easy
+ * to tell apart, and a hash of the real server's key in the low half, so adding or removing one
+ * leaves the others' marks as they were; a collision takes the next free mark, in key order. */
+export const CHECK_MARK_BASE = 0x4c560000;
+export function checkMarks(services: ServiceSpec[]): Map<string, number> {
+    const keys = [...new Set(services.flatMap((s) => s.realServers.map((r) => checkKey(s, r))))].sort();
+    const used = new Set<number>();
+    const marks = new Map<string, number>();
+    for (const key of keys) {
+        let low = fnv1a16(key);
+        while (used.has(low)) low = (low + 1) & 0xffff;
+        used.add(low);
+        marks.set(key, CHECK_MARK_BASE + low);
+    }
+    return marks;
+}
+
+function fnv1a16(text: string): number {
+    let h = 0x811c9dc5;
+    for (const byte of Buffer.from(text, "utf8")) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+    return ((h >>> 16) ^ h) & 0xffff;
+}
+
+/** ipvs-real.sh's check parameters for a real server. */
+export function checkParams(s: ServiceSpec, mark: number): Record<string, string | number> {
+    const c = s.healthCheck;
+    return {
+        CHECK_TYPE: c.type,
+        CHECK_PATH: c.type === "http" ? c.path : "",
+        CHECK_STATUS: c.type === "http" ? c.status : 0,
+        CHECK_BODY: c.type === "http" ? (c.bodyContains ?? "").replace(/[.*+?^$()[\]{}|]/g, "\\$&") : "",
+        CHECK_INTERVAL: String(c.interval),
+        CHECK_TIMEOUT: String(c.timeout),
+        CHECK_RETRY: c.failuresBeforeDown - 1,
+        CHECK_MARK: c.throughVip ? mark : 0,
+    };
 }
 
 /** The id of a service on the director's disk and in unit names: "tcp-10.86.0.180-80". */
@@ -24,7 +70,7 @@ export function serviceId(s: Pick<ServiceSpec, "protocol" | "vip" | "port">): st
  * server is replaced (drained out, then added back) whenever the service is replaced or one of the
  * real server's mounts is: it never serves while what it serves is being remade.
  */
-export function virtualServicePlan(name: string, args: VirtualServiceArgs): HostPlan {
+export function virtualServicePlan(name: string, args: VirtualServiceArgs, director: Director): HostPlan {
     const s = args.service;
     const id = serviceId(s);
     const common = { SERVICE_ID: id, PROTOCOL: s.protocol, VIP: s.vip, PORT: s.port };
@@ -32,7 +78,7 @@ export function virtualServicePlan(name: string, args: VirtualServiceArgs): Host
         component: name,
         lib: toolkitDir("director"),
         inventory: "none",
-        liveAfter: [args.director],
+        liveAfter: [director],
         commands: [
             {
                 name: `${name}-service`,
@@ -40,15 +86,25 @@ export function virtualServicePlan(name: string, args: VirtualServiceArgs): Host
                 object: `ipvs-${id}`,
                 params: { ...common, SCHEDULER: s.scheduler, PERSISTENCE: s.persistence },
                 identity: [s.protocol, s.vip, String(s.port)],
-                after: [args.director],
+                after: [director],
             },
             ...s.realServers.map((r) => {
                 const rs = args.realServers[r.host];
+                const mark = args.marks.get(checkKey(s, r));
+                if (mark === undefined) throw new Error(`${name}: no check mark for ${checkKey(s, r)}`);
                 return {
                     name: `${name}-real-${r.host}`,
                     concern: "ipvs-real" as const,
                     object: `ipvs-${id}-${r.address}-${r.port}`,
-                    params: { ...common, REAL_ADDRESS: r.address, REAL_PORT: r.port, WEIGHT: r.weight, DRAIN_TIMEOUT: s.drainTimeout, DRAIN_IDLE: s.drainIdle },
+                    params: {
+                        ...common,
+                        REAL_ADDRESS: r.address,
+                        REAL_PORT: r.port,
+                        WEIGHT: r.weight,
+                        DRAIN_TIMEOUT: s.drainTimeout,
+                        DRAIN_IDLE: s.drainIdle,
+                        ...checkParams(s, mark),
+                    },
                     identity: [id, r.address, String(r.port)],
                     after: [`${name}-service`, rs],
                     replacedWith: [`${name}-service`, ...Object.values(rs.mountCommands)],
@@ -58,23 +114,35 @@ export function virtualServicePlan(name: string, args: VirtualServiceArgs): Host
     };
 }
 
+/** The name of a service's part on one director: the service's own on the first, suffixed on the second. */
+export function onDirector(service: string, directors: Director[], i: number): string {
+    return i === 0 ? service : `${service}-${directors[i].hostName}`;
+}
+
 /**
  * An IPVS virtual service on the director and its real servers, each a command of its own so that a
  * weight change edits one real server in place and removing one drains it. A real server joins only
  * after its RealServer component (VIP on lo, ARP settings, web server, content) is complete.
  */
 export class VirtualService extends pulumi.ComponentResource {
-    public readonly service: command.remote.Command;
-    public readonly realServerCommands: Record<string, command.remote.Command> = {};
-    public readonly live: LiveState;
+    /** Per director (by host name): the service's command. */
+    public readonly service: Record<string, command.remote.Command> = {};
+    /** Per director (by host name), per real server host: its command. */
+    public readonly realServerCommands: Record<string, Record<string, command.remote.Command>> = {};
+    public readonly live: LiveState[] = [];
 
     constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lvs:index:VirtualService", name, {}, opts);
         const s = args.service;
-        const { live, commands } = deployHostPlan(this, args.director.target, virtualServicePlan(name, args));
-        this.live = live;
-        this.service = commands[`${name}-service`];
-        for (const r of s.realServers) this.realServerCommands[r.host] = commands[`${name}-real-${r.host}`];
+        args.directors.forEach((director, i) => {
+            const part = onDirector(name, args.directors, i);
+            const { live, commands } = deployHostPlan(this, director.target, virtualServicePlan(part, args, director));
+            this.live.push(live);
+            this.service[director.hostName] = commands[`${part}-service`];
+            this.realServerCommands[director.hostName] = Object.fromEntries(
+                s.realServers.map((r) => [r.host, commands[`${part}-real-${r.host}`]]),
+            );
+        });
         this.registerOutputs({
             vip: s.vip,
             port: s.port,

@@ -27,7 +27,7 @@ PACKAGES=(
 	systemd-sysv udev kmod procps iproute2 netbase
 	linux-image-amd64 initramfs-tools e2fsprogs
 	openssh-server
-	ipvsadm nftables ufw
+	ipvsadm keepalived nftables ufw
 	apache2
 	nfs-kernel-server nfs-common
 	curl iputils-ping arping tcpdump

@@ -15,7 +15,7 @@
 #
 # VMs (data plane 10.86.0.0/24 on eth1, one VDE switch; SSH on 127.0.0.1:PORT_BASE+i through eth0):
 #   client 10.86.0.1 (+0)  director 10.86.0.44 (+1)  web1 10.86.0.11 (+2)  web2 10.86.0.22 (+3)  nfs 10.86.0.77 (+4)
-#   optional: web3 10.86.0.33 (+5), started by `up web3`
+#   web3 10.86.0.33 (+5)  director2 10.86.0.45 (+6)
 #
 # Environment:
 #   LVS_DR_CACHE           cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/lvs-dr): images/ and lab/
@@ -41,20 +41,22 @@ STACK_FILE=${LVS_DR_LAB_STACK_FILE:-$REPO/Pulumi.lab.yaml}
 TIMEOUT=${LVS_DR_LAB_TIMEOUT:-900}
 
 # Every VM the lab knows (keys, ports, config); `up` starts DEFAULT_VMS and any others it is given
-# (web3 is the spare web server the day-2 tests add to the cluster and drain out of it).
-VMS=(client director web1 web2 nfs web3)
+# (web3 is the spare web server the day-2 tests add to the cluster and drain out of it; director2 the
+# second director of the pair).
+VMS=(client director web1 web2 nfs web3 director2)
 DEFAULT_VMS=(client director web1 web2 nfs)
-declare -A VM_IP=([client]=10.86.0.1 [director]=10.86.0.44 [web1]=10.86.0.11 [web2]=10.86.0.22 [nfs]=10.86.0.77 [web3]=10.86.0.33)
-declare -A VM_MEM=([client]=384 [director]=512 [web1]=384 [web2]=384 [nfs]=384 [web3]=384)
+declare -A VM_IP=([client]=10.86.0.1 [director]=10.86.0.44 [web1]=10.86.0.11 [web2]=10.86.0.22 [nfs]=10.86.0.77 [web3]=10.86.0.33 [director2]=10.86.0.45)
+declare -A VM_MEM=([client]=384 [director]=512 [web1]=384 [web2]=384 [nfs]=384 [web3]=384 [director2]=512)
 # Services of the image that a VM's role never uses, masked for that boot on the kernel command line
 # (systemd.mask=): a boot under software emulation is CPU-bound, five VMs share two cores, and a web
 # server starting nfsd or a client starting Apache only slows everyone's boot. The director keeps
-# Debian's ipvsadm.service, as a real director with the package installed would.
+# Debian's ipvsadm.service and keepalived.service, as a real director with the packages installed would.
 declare -A VM_MASK=(
-	[client]="apache2 nfs-server ipvsadm"
-	[director]="apache2 nfs-server"
-	[web1]="nfs-server ipvsadm" [web2]="nfs-server ipvsadm" [web3]="nfs-server ipvsadm"
-	[nfs]="apache2 ipvsadm"
+	[client]="apache2 nfs-server ipvsadm keepalived"
+	[director]="apache2 nfs-server" [director2]="apache2 nfs-server"
+	[web1]="nfs-server ipvsadm keepalived" [web2]="nfs-server ipvsadm keepalived"
+	[web3]="nfs-server ipvsadm keepalived"
+	[nfs]="apache2 ipvsadm keepalived"
 )
 PREFIX=24
 VIP=10.86.0.180
@@ -158,7 +160,7 @@ make_keys() {
 KEY_TYPES=(ed25519 ecdsa rsa)
 # The type each VM is pinned by in the stack config: not all ed25519, so that every key type the
 # program accepts is exercised by the end-to-end tests.
-declare -A VM_PIN=([client]=ed25519 [director]=ed25519 [web1]=ed25519 [web2]=ecdsa [nfs]=ed25519 [web3]=ed25519)
+declare -A VM_PIN=([client]=ed25519 [director]=ed25519 [web1]=ed25519 [web2]=ecdsa [nfs]=ed25519 [web3]=ed25519 [director2]=ed25519)
 host_key_file() { echo "$STATE/hostkeys/$1-$2"; }
 # host_key NAME [TYPE]: the public host key line ("TYPE BASE64"); TYPE defaults to ed25519.
 host_key() { cut -d' ' -f1,2 "$(host_key_file "$1" "${2:-ed25519}").pub"; }
@@ -382,7 +384,7 @@ write_stack_config() {
 			    user: root
 			  lvs-dr:hosts:
 		EOF
-		for name in director web1 web2 nfs client web3; do
+		for name in director director2 web1 web2 nfs client web3; do
 			cat <<-EOF
 				    $name:
 				      address: ${VM_IP[$name]}/$PREFIX

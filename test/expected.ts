@@ -5,6 +5,7 @@ import { exportId } from "../components/nfsServer";
 export const DEV_COMMAND_PARENTS: Record<string, string> = {
     "director-ipvs-modules": "director",
     "director-sysctl": "director",
+    "director-keepalived": "director",
     "director-vip-192.168.86.180": "director",
     "web1-arp": "web1",
     "web1-vip-192.168.86.180": "web1",

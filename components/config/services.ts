@@ -27,6 +27,54 @@ const realServerSchema = z.strictObject({
         .default(1),
 });
 
+/** Seconds, as keepalived's timers take them (microsecond resolution). */
+const seconds = (max: number) => z.number().positive().max(max).multipleOf(0.001, { message: "must be a whole number of milliseconds" });
+
+/** What every kind of check shares: its timers and thresholds (keepalived's names in comments). */
+const checkTimers = {
+    /** Seconds between checks (delay_loop), and between the tries of a failing check. */
+    interval: seconds(3600).default(1),
+    /** Seconds a try may take (connect_timeout). */
+    timeout: seconds(3600).default(0.8),
+    /** Failed tries in a row that take a real server out of rotation (retry + 1). */
+    failuresBeforeDown: z.number().int().min(1).max(10).default(2),
+    /**
+     * Passed checks that bring it back: keepalived puts a real server back at its first passing
+     * check, so 1 is the only value it can honour (the field is here so a config that asks for more
+     * is refused, not silently run with 1).
+     */
+    successesBeforeUp: z.literal(1, { message: "must be 1: keepalived puts a real server back at its first passing check" }).default(1),
+    /**
+     * Check through the VIP (the default): the check's packets take the path clients' packets take,
+     * so it fails when the real server would drop traffic for the VIP (VIP off its lo, ARP settings
+     * lost), not only when its server is down. false checks the real server's own address.
+     */
+    throughVip: z.boolean().default(true),
+};
+/** A checked HTTP path: what keepalived's url block takes unquoted-safe. */
+const httpPath = z.string().regex(/^\/[A-Za-z0-9._~\/?=&%+-]*$/, {
+    message: "must be an absolute URL path like /health (letters, digits and . _ ~ / ? = & % + -)",
+});
+export const HEALTH_CHECK_TYPES = ["tcp", "http", "udp"] as const;
+const healthCheckSchema = z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("tcp"), ...checkTimers }),
+    z.strictObject({
+        type: z.literal("http"),
+        path: httpPath.default("/"),
+        status: z.number().int().min(100).max(599).default(200),
+        /** Text the reply's body must contain (plain text, matched literally). */
+        bodyContains: z
+            .string()
+            .regex(/^[A-Za-z0-9 !#%&'()*+,./:;<=>?@_~-]{1,128}$/, {
+                message: "must be 1-128 characters of plain text (no quotes, backslashes or control characters)",
+            })
+            .optional(),
+        ...checkTimers,
+    }),
+    z.strictObject({ type: z.literal("udp"), ...checkTimers }),
+]);
+export type HealthCheckSpec = z.infer<typeof healthCheckSchema>;
+
 export const serviceSchema = z.strictObject({
     name: name.optional(),
     vip: ipv4,
@@ -42,6 +90,8 @@ export const serviceSchema = z.strictObject({
     // so a stalled but live connection still counts).
     drainIdle: z.number().int().min(1).max(86_400).default(120),
     realServers: z.array(realServerSchema).min(1),
+    /** Omitted: a TCP connect through the VIP every second (an http or udp check is one line away). */
+    healthCheck: healthCheckSchema.optional(),
 });
 
 /** Production IPVS knobs (net.ipv4.vs.*, the kernel's ipvs-sysctl documentation). */
@@ -56,27 +106,87 @@ const ipvsTuningSchema = z.strictObject({
     sloppyTcp: z.boolean().default(false),
 });
 
+/** VRRP between the two directors of a pair (keepalived's vrrp_instance). */
+const vrrpSchema = z.strictObject({
+    /**
+     * 3 (the default): sub-second adverts, no authentication (RFC 5798 has none). 2: whole-second
+     * adverts, with a PASS secret from a RandomPassword (a Pulumi secret).
+     */
+    version: z.union([z.literal(2), z.literal(3)]).default(3),
+    /** Seconds between the master's adverts; the backup takes over after about 3 of them. */
+    advertInterval: z.number().min(0.01).max(40).multipleOf(0.01, { message: "must be a multiple of 0.01 s" }).default(1),
+    /** The virtual router id (1-255), unique per network segment; default: from a RandomInteger. */
+    routerId: z.number().int().min(1).max(255).optional(),
+});
+
+/** IPVS connection sync between the pair (keepalived's lvs_sync_daemon). */
+const syncSchema = z.strictObject({
+    /** The sync id (1-255); default: from a RandomInteger. */
+    id: z.number().int().min(1).max(255).optional(),
+});
+
 export const directorSchema = z.strictObject({
-    host: name,
+    /** A single director (as the recipe has it), or... */
+    host: name.optional(),
+    /** ...a pair: the VIPs move between them by VRRP. */
+    hosts: z.array(name).min(1).max(2).optional(),
     vips: z.array(ipv4).min(1),
     ipvs: ipvsTuningSchema.default({ expireNodestConn: true, expireQuiescentTemplate: true, connReuseMode: 1, sloppyTcp: false }),
+    vrrp: vrrpSchema.optional(),
+    sync: syncSchema.optional(),
 });
 
 export type IpvsTuning = z.infer<typeof ipvsTuningSchema>;
-export type DirectorSpec = z.infer<typeof directorSchema>;
+export type VrrpSpec = z.infer<typeof vrrpSchema>;
+
+/** The director(s) as the components build them. */
+export interface DirectorSpec {
+    /** One host, or the two of a pair (the first is preferred as master at the first start). */
+    hosts: string[];
+    vips: string[];
+    ipvs: IpvsTuning;
+    /** Set for a pair only. */
+    vrrp?: VrrpSpec;
+    /** The sync id asked for in the config (a pair only; otherwise from a RandomInteger). */
+    syncId?: number;
+}
 
 /** A real server of a service: its host's address, and the port and weight resolved. */
 export type RealServerRef = Required<z.infer<typeof realServerSchema>> & { address: string };
 
 /** A service as the components build it: named, with its real servers resolved to addresses. */
-export type ServiceSpec = Omit<z.infer<typeof serviceSchema>, "name" | "realServers"> & {
+export type ServiceSpec = Omit<z.infer<typeof serviceSchema>, "name" | "realServers" | "healthCheck"> & {
     name: string;
     realServers: RealServerRef[];
+    healthCheck: HealthCheckSpec;
 };
 
 /** The director with its VIPs checked (each once, not a host's address, not its network's edges). */
-export function normalizeDirector(raw: DirectorSpec, hosts: Hosts, problems: Problems): DirectorSpec {
-    const director = hosts.require(raw.host, at("director", "host"));
+export function normalizeDirector(raw: z.infer<typeof directorSchema>, hosts: Hosts, problems: Problems): DirectorSpec {
+    if (raw.host !== undefined && raw.hosts !== undefined) {
+        problems.push(`${at("director")}: set either host (one director) or hosts (one or two), not both`);
+    } else if (raw.host === undefined && raw.hosts === undefined) {
+        problems.push(`${at("director", "hosts")}: is required: the director's host, or the two hosts of a pair`);
+    }
+    const names = raw.hosts ?? (raw.host !== undefined ? [raw.host] : []);
+    const directors = names.map((n, i) => hosts.require(n, raw.hosts ? at("director", "hosts", i) : at("director", "host")));
+    if (names.length === 2 && names[0] === names[1]) {
+        problems.push(`${at("director", "hosts", 1)}: "${names[1]}" is already hosts[0]: a pair needs two different hosts`);
+    }
+    if (directors.length === 2 && directors[0] && directors[1] && directors[0].network !== directors[1].network) {
+        problems.push(
+            `${at("director", "hosts", 1)}: "${names[1]}" (${directors[1].address}/${directors[1].prefixLength}) is not on the network of ` +
+                `"${names[0]}" (${directors[0].network}): VRRP moves the VIPs within one segment`,
+        );
+    }
+    const pair = names.length === 2;
+    if (!pair && raw.vrrp) problems.push(`${at("director", "vrrp")}: VRRP needs two directors (${at("director", "hosts")}: [a, b])`);
+    if (!pair && raw.sync) problems.push(`${at("director", "sync")}: connection sync needs two directors (${at("director", "hosts")}: [a, b])`);
+    const vrrp = pair ? (raw.vrrp ?? vrrpSchema.parse({})) : undefined;
+    if (vrrp && vrrp.version === 2 && !Number.isInteger(vrrp.advertInterval)) {
+        problems.push(`${at("director", "vrrp", "advertInterval")}: ${vrrp.advertInterval} must be whole seconds with VRRP version 2 (version 3 allows fractions)`);
+    }
+    const director = directors[0];
     const vipSet = new Set<string>();
     raw.vips.forEach((vip, i) => {
         if (vipSet.has(vip)) problems.push(`${at("director", "vips", i)}: ${vip} is listed twice`);
@@ -97,7 +207,7 @@ export function normalizeDirector(raw: DirectorSpec, hosts: Hosts, problems: Pro
             }
         }
     });
-    return { host: raw.host, vips: [...vipSet], ipvs: raw.ipvs };
+    return { hosts: names, vips: [...vipSet], ipvs: raw.ipvs, vrrp, syncId: pair ? raw.sync?.id : undefined };
 }
 
 /** The services, checked against the director and the hosts; also the real server hosts, in config order. */
@@ -107,7 +217,7 @@ export function normalizeServices(
     hosts: Hosts,
     problems: Problems,
 ): { services: ServiceSpec[]; realServerHosts: string[] } {
-    const directorHost = hosts.hosts[director.host];
+    const directorHost = hosts.hosts[director.hosts[0]];
     const vipSet = new Set(director.vips);
     const services: ServiceSpec[] = [];
     const serviceKeys = new Map<string, number>();
@@ -142,7 +252,7 @@ export function normalizeServices(
                 );
             }
             if (!h) return;
-            if (h.name === director.host) {
+            if (director.hosts.includes(h.name)) {
                 problems.push(`${rAt("host")}: "${h.name}" is the director; a director cannot also be a real server here`);
             }
             if (directorHost && s.method === "dr" && !ipaddr.IPv4.parse(h.address).match(ipaddr.IPv4.parseCIDR(directorHost.network))) {
@@ -154,6 +264,17 @@ export function normalizeServices(
             if (!realServerHosts.includes(h.name)) realServerHosts.push(h.name);
             reals.push({ host: h.name, address: h.address, port: rport, weight: r.weight });
         });
+        const healthCheck = s.healthCheck ?? healthCheckSchema.parse({ type: s.protocol === "udp" ? "udp" : "tcp" });
+        const checkAt = (...p: PropertyKey[]) => svcAt("healthCheck", ...p);
+        if (healthCheck.timeout >= healthCheck.interval) {
+            problems.push(`${checkAt("timeout")}: ${healthCheck.timeout} must be shorter than the interval (${healthCheck.interval} s)`);
+        }
+        if (s.protocol === "udp" && healthCheck.type !== "udp") {
+            problems.push(`${checkAt("type")}: "${healthCheck.type}" cannot check a udp service (use type: udp)`);
+        }
+        if (s.protocol === "tcp" && healthCheck.type === "udp") {
+            problems.push(`${checkAt("type")}: "udp" cannot check a tcp service (use tcp or http)`);
+        }
         services.push({
             name: svcName,
             vip: s.vip,
@@ -165,6 +286,7 @@ export function normalizeServices(
             drainTimeout: s.drainTimeout,
             drainIdle: s.drainIdle,
             realServers: reals,
+            healthCheck,
         });
     });
     for (const vip of vipSet) {

@@ -1,25 +1,62 @@
 #!/usr/bin/env bash
-# One real server of an IPVS service, reconciled against the live table: added when missing, edited
-# in place (ipvsadm -e) when its weight or method differs. Removing it drains first: weight 0 (no
-# new connections), then deletion once its live connections are gone or DRAIN_TIMEOUT passes.
+# One real server of an IPVS service, as a keepalived real_server with its health check: keepalived
+# takes it out of the table when the check fails and puts it back when it passes again. Removing
+# it drains first: weight 0 (no new connections), then deletion once its live connections are gone
+# or DRAIN_TIMEOUT passes.
+# The check (CHECK_TYPE tcp|http|udp) goes through the VIP when CHECK_MARK is not 0, as client
+# traffic does: keepalived connects to VIP:PORT from the director's own address with that firewall
+# mark, and an IPVS fwmark service of ours (in KA_DIR/checks/) sends the marked packets to this real
+# server alone. So the check fails when the real server would drop the VIP's packets (the VIP off
+# its lo, ARP settings lost), not only when its web server is down.
 # Parameters: SERVICE_ID, PROTOCOL, VIP, PORT, REAL_ADDRESS, REAL_PORT, WEIGHT, DRAIN_TIMEOUT,
-# DRAIN_IDLE.
+# DRAIN_IDLE, CHECK_TYPE, CHECK_PATH, CHECK_STATUS, CHECK_BODY (http), CHECK_INTERVAL,
+# CHECK_TIMEOUT, CHECK_RETRY, CHECK_MARK.
 
 service_flag() { if [ "$PROTOCOL" = udp ]; then echo -u; else echo -t; fi; }
+real_file() { printf '%s/services/%s/%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
+check_file_path() { printf '%s/checks/%s-%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
-# The real server's ipvsadm arguments, in the order `ipvsadm -S -n` prints them.
+# The real server as `ipvsadm -S -n` prints it, with weight $1.
 desired_args() {
-    DESIRED=(-a "$(service_flag)" "$VIP:$PORT" -r "$REAL_ADDRESS:$REAL_PORT" -g -w "$WEIGHT")
+    DESIRED=(-a "$(service_flag)" "$VIP:$PORT" -r "$REAL_ADDRESS:$REAL_PORT" -g -w "${1:-$WEIGHT}")
+}
+live_line() { ipvs_line "-a $(service_flag) $VIP:$PORT -r $REAL_ADDRESS:$REAL_PORT "; }
+has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
+not_in_table() { [ -z "$(live_line)" ]; }
+
+render_real() {
+    local checker
+    case "$CHECK_TYPE" in
+        tcp) checker=TCP_CHECK ;;
+        http) checker=HTTP_GET ;;
+        udp) checker=UDP_CHECK ;;
+        *) fail "unknown CHECK_TYPE '$CHECK_TYPE'" ;;
+    esac
+    printf '# Managed by lvs-dr (%s): real server %s:%s of %s:%s (%s).\n' "$LVS_RESOURCE" "$REAL_ADDRESS" "$REAL_PORT" "$VIP" "$PORT" "$PROTOCOL"
+    printf 'real_server %s %s {\n    weight %s\n    %s {\n' "$REAL_ADDRESS" "$REAL_PORT" "$1" "$checker"
+    if [ "$CHECK_TYPE" = http ]; then
+        printf '        url {\n            path "%s"\n            status_code %s\n' "$CHECK_PATH" "$CHECK_STATUS"
+        [ -z "$CHECK_BODY" ] || printf '            regex "%s"\n' "$CHECK_BODY"
+        printf '        }\n'
+    fi
+    if [ "$CHECK_MARK" != 0 ]; then
+        printf '        connect_ip %s\n        bindto %s\n        fwmark %s\n' "$VIP" "$DATA_ADDRESS" "$CHECK_MARK"
+    fi
+    printf '        connect_port %s\n        connect_timeout %s\n        delay_loop %s\n' "$PORT" "$CHECK_TIMEOUT" "$CHECK_INTERVAL"
+    printf '        retry %s\n        delay_before_retry %s\n        warmup 0\n    }\n}\n' "$CHECK_RETRY" "$CHECK_INTERVAL"
 }
 
-live_line() {
-    local prefix
-    prefix="-a $(service_flag) $VIP:$PORT -r $REAL_ADDRESS:$REAL_PORT "
-    ipvsadm -S -n | awk -v p="$prefix" 'index($0, p) == 1 { print; exit }'
+render_mark() {
+    cat <<CONF
+# Managed by lvs-dr ($LVS_RESOURCE): the path of the health check of $REAL_ADDRESS:$REAL_PORT through $VIP.
+virtual_server fwmark $CHECK_MARK {
+    lvs_sched rr
+    lvs_method DR
+    real_server $REAL_ADDRESS {
+        weight 1
+    }
 }
-
-service_exists() {
-    ipvsadm -S -n | awk -v p="-A $(service_flag) $VIP:$PORT " 'index($0 " ", p) == 1 { found = 1 } END { exit !found }'
+CONF
 }
 
 # IPVS's timeout of an established TCP entry, in seconds ("Timeout (tcp tcpfin udp): 900 120 300").
@@ -48,44 +85,57 @@ connections() {
     established_connections "$2" | awk -v idle="$DRAIN_IDLE" -v want="$1" '($2 < idle) == (want == "live")'
 }
 
-rules_file() { printf '%s/ipvs/%s/10-real-%s-%s.rules\n' "$LVS_ETC" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
-
 lvs_apply() {
-    local want have
-    service_exists || fail "IPVS service $VIP:$PORT ($PROTOCOL) does not exist on the director; run pulumi up --refresh"
-    desired_args
-    want="${DESIRED[*]}"
-    have=$(live_line)
-    if [ -z "$have" ]; then
-        ipvsadm "${DESIRED[@]}"
-        changed "added real server: $want"
-    elif [ "$have" != "$want" ]; then
-        ipvsadm -e "${DESIRED[@]:1}"
-        changed "edited real server in place: $have -> $want"
+    local wrote=no
+    ka_running || fail "keepalived ($KA_UNIT) does not run on this director; run pulumi up --refresh"
+    remove_file "$LVS_ETC/ipvs/$SERVICE_ID/10-real-$REAL_ADDRESS-$REAL_PORT.rules"
+    if [ "$CHECK_MARK" != 0 ]; then
+        if render_mark | ka_write "$(check_file_path)"; then wrote=yes; fi
+    else
+        remove_file "$(check_file_path)"
     fi
-    mkdir -p "${LVS_ETC}/ipvs/$SERVICE_ID"
-    printf '%s\n' "$want" | write_file "$(rules_file)" 0644 || true
+    if render_real "$WEIGHT" | ka_write "$(real_file)"; then wrote=yes; fi
+    if [ "$wrote" = yes ]; then
+        ka_reload
+        ka_wait "given $REAL_ADDRESS:$REAL_PORT weight $WEIGHT (its check may be failing)" has_weight "$WEIGHT" || true
+    fi
 }
 
 lvs_check() {
-    ipvs_check "real server $REAL_ADDRESS:$REAL_PORT of $VIP:$PORT" "$(rules_file)"
+    [ "$CHECK_MARK" = 0 ] || render_mark | check_file "$(check_file_path)"
+    render_real "$WEIGHT" | check_file "$(real_file)"
+    # Out of the table is where keepalived puts a real server whose check fails; in it, it must
+    # have the weight of the config.
+    local have
+    have=$(live_line)
+    desired_args "$WEIGHT"
+    if [ -n "$have" ] && [ "$have" != "${DESIRED[*]}" ]; then
+        drift "real server $REAL_ADDRESS:$REAL_PORT is '$have' in the IPVS table (want '${DESIRED[*]}')"
+    fi
 }
 
 lvs_remove() {
     local live ended timeout waited=0
-    remove_file "$(rules_file)"
-    [ -n "$(live_line)" ] || return 0
-    ipvsadm -e "$(service_flag)" "$VIP:$PORT" -r "$REAL_ADDRESS:$REAL_PORT" -g -w 0
-    changed "set $REAL_ADDRESS:$REAL_PORT to weight 0 (draining)"
-    timeout=$(tcp_timeout)
-    while live=$(connections live "$timeout") && [ -n "$live" ] && [ "$waited" -lt "$DRAIN_TIMEOUT" ]; do
-        sleep 1
-        waited=$((waited + 1))
-    done
-    ended=$(connections ended "$timeout")
-    say "drained $REAL_ADDRESS:$REAL_PORT after ${waited}s (active connections left: $(grep -c . <<<"$live"), timeout ${DRAIN_TIMEOUT}s)"
-    [ -z "$ended" ] || say "connections counted as ended, silent for ${DRAIN_IDLE}s or more (CLIENT SECONDS): $(tr '\n' ' ' <<<"$ended")"
-    [ -z "$live" ] || say "connections cut by the drain timeout (CLIENT SECONDS): $(tr '\n' ' ' <<<"$live")"
-    ipvsadm -d "$(service_flag)" "$VIP:$PORT" -r "$REAL_ADDRESS:$REAL_PORT"
-    changed "deleted real server $REAL_ADDRESS:$REAL_PORT"
+    remove_file "$LVS_ETC/ipvs/$SERVICE_ID/10-real-$REAL_ADDRESS-$REAL_PORT.rules"
+    if [ -f "$(real_file)" ] && [ -n "$(live_line)" ] && ka_running; then
+        render_real 0 | ka_write "$(real_file)" || true
+        ka_reload
+        ka_wait "set $REAL_ADDRESS:$REAL_PORT to weight 0" has_weight 0 || true
+        changed "set $REAL_ADDRESS:$REAL_PORT to weight 0 (draining)"
+        timeout=$(tcp_timeout)
+        while live=$(connections live "$timeout") && [ -n "$live" ] && [ "$waited" -lt "$DRAIN_TIMEOUT" ]; do
+            sleep 1
+            waited=$((waited + 1))
+        done
+        ended=$(connections ended "$timeout")
+        say "drained $REAL_ADDRESS:$REAL_PORT after ${waited}s (active connections left: $(grep -c . <<<"$live"), timeout ${DRAIN_TIMEOUT}s)"
+        [ -z "$ended" ] || say "connections counted as ended, silent for ${DRAIN_IDLE}s or more (CLIENT SECONDS): $(tr '\n' ' ' <<<"$ended")"
+        [ -z "$live" ] || say "connections cut by the drain timeout (CLIENT SECONDS): $(tr '\n' ' ' <<<"$live")"
+    fi
+    remove_file "$(real_file)"
+    remove_file "$(check_file_path)"
+    if ka_running; then
+        ka_reload
+        ka_wait "deleted real server $REAL_ADDRESS:$REAL_PORT" not_in_table || true
+    fi
 }

@@ -292,6 +292,7 @@ pkg_name() {
         nfs-client:debian) echo nfs-common ;;
         nfs-server:rhel | nfs-client:rhel) echo nfs-utils ;;
         ipvsadm:*) echo ipvsadm ;;
+        keepalived:*) echo keepalived ;;
         *) fail "no package known for $1" ;;
     esac
 }
@@ -618,3 +619,73 @@ selinux_bool_restore() {
     fi
     rm -f "$prev"
 }
+
+# --- keepalived (the director's health checks, IPVS table and VRRP) ----------------------------
+
+# keepalived owns the director's IPVS table: lvs-dr writes its config, one file per service and per
+# real server, checks the whole config with `keepalived -t` before keepalived reads it, and reloads
+# (SIGHUP: keepalived compares the old config with the new one and edits only what changed).
+#   KA_DIR/keepalived.conf          global_defs, the VRRP instance of a pair, the includes below
+#   KA_DIR/services/ID.conf         a virtual_server, which includes KA_DIR/services/ID/*.conf
+#   KA_DIR/services/ID/ADDR-PORT.conf   a real_server of that service with its health check
+#   KA_DIR/checks/ID-ADDR-PORT.conf     the fwmark service its check goes through (via the VIP)
+KA_DIR=/etc/lvs-dr/keepalived
+KA_UNIT=lvs-dr-keepalived.service
+
+ka_running() { systemctl is-active --quiet "$KA_UNIT"; }
+
+# ka_validate: `keepalived -t` on the whole config as it is on disk now; prints what it said and
+# fails on anything but a service that has no real server yet (its real servers apply after it).
+ka_validate() {
+    local out
+    [ -f "$KA_DIR/keepalived.conf" ] || return 0
+    if out=$(keepalived -t -f "$KA_DIR/keepalived.conf" 2>&1); then return 0; fi
+    if [ -n "$out" ] && ! grep -v 'has no real servers - ignoring$' <<<"$out" | grep -q .; then return 0; fi
+    printf '%s\n' "$out"
+    return 1
+}
+
+# ka_write PATH: write stdin to PATH (a keepalived config file) when it differs; if keepalived -t
+# then rejects the config, the old file is put back and the run fails with keepalived's words.
+# Returns 0 when it wrote.
+ka_write() {
+    local path=$1 saved="" msg
+    mkdir -p "${path%/*}"
+    if [ -f "$path" ]; then
+        saved=$(mktemp)
+        cp -p "$path" "$saved"
+    fi
+    if ! write_file "$path" 0644; then
+        rm -f "$saved"
+        return 1
+    fi
+    if ! msg=$(ka_validate); then
+        if [ -n "$saved" ]; then mv -f "$saved" "$path"; else rm -f "$path"; fi
+        fail "keepalived rejects the new $path (the old config stays in place): $msg"
+    fi
+    rm -f "$saved"
+}
+
+# ka_reload: keepalived reads its config again (when it runs; at start it reads it anyway).
+ka_reload() {
+    if ka_running; then
+        systemctl reload "$KA_UNIT"
+        changed "reloaded keepalived"
+    fi
+}
+
+# ka_wait DESCRIPTION COMMAND...: wait up to 10 s for COMMAND to succeed after a reload (keepalived
+# applies a reload asynchronously); says so when it did not.
+ka_wait() {
+    local what=$1
+    shift
+    for _ in $(seq 1 40); do
+        "$@" && return 0
+        sleep 0.25
+    done
+    say "warning: keepalived has not $what after 10 s"
+    return 1
+}
+
+# ipvs_line PREFIX: the line of `ipvsadm -S -n` that starts with PREFIX, if any.
+ipvs_line() { ipvsadm -S -n 2>/dev/null | awk -v p="$1" 'index($0 " ", p) == 1 { print; exit }'; }

@@ -36,10 +36,22 @@ function problems(mutate: (v: Values) => void, rawOpts?: { key?: string | null; 
 test("the dev config (the recipe's topology) is valid and normalized", () => {
     const spec = parseClusterConfig(raw(dev()));
     expect(spec.director).toEqual({
-        host: "director",
+        hosts: ["director"],
         vips: ["192.168.86.180"],
         // Defaults that make drains and removals safe (kernel ipvs-sysctl docs).
         ipvs: { expireNodestConn: true, expireQuiescentTemplate: true, connReuseMode: 1, sloppyTcp: false },
+        // A single director: no VRRP, no sync.
+        vrrp: undefined,
+        syncId: undefined,
+    });
+    // No check in the config: a TCP connect through the VIP every second, out after 2 failures.
+    expect(spec.services[0].healthCheck).toEqual({
+        type: "tcp",
+        interval: 1,
+        timeout: 0.8,
+        failuresBeforeDown: 2,
+        successesBeforeUp: 1,
+        throughVip: true,
     });
     expect(spec.realServerHosts).toEqual(["web1", "web2"]);
     expect(spec.hosts.web1).toMatchObject({ address: "192.168.86.11", prefixLength: 24, network: "192.168.86.0/24", interface: "ens33" });

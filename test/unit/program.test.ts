@@ -68,11 +68,13 @@ describe("ordering comes from real dependencies", () => {
     });
 
     test("the director's VIP comes after its sysctls, and its services after the whole director", () => {
-        expect(deps("director-vip-192.168.86.180")).toContain("director-sysctl");
+        expect(deps("director-keepalived")).toContain("director-sysctl");
+        // keepalived holds the services: the VIP comes up once they are there (at boot too).
+        expect(deps("director-vip-192.168.86.180")).toContain("director-keepalived");
         // net/ipv4/vs/* only exists once the ip_vs module is loaded.
         expect(deps("director-sysctl")).toContain("director-ipvs-modules");
         expect(deps("web-service")).toEqual(
-            expect.arrayContaining(["director-ipvs-modules", "director-sysctl", "director-vip-192.168.86.180"]),
+            expect.arrayContaining(["director-ipvs-modules", "director-sysctl", "director-keepalived", "director-vip-192.168.86.180"]),
         );
     });
 
@@ -113,7 +115,9 @@ describe("rendered scripts carry the recipe's settings", () => {
             "SETTINGS=('net/ipv4/ip_forward=0' 'net/ipv4/conf/all/send_redirects=0' 'net/ipv4/conf/@IFACE@/send_redirects=0' " +
                 "'net/ipv4/conf/all/accept_redirects=0' 'net/ipv4/conf/@IFACE@/accept_redirects=0' " +
                 "'net/ipv4/vs/expire_nodest_conn=1' 'net/ipv4/vs/expire_quiescent_template=1' " +
-                "'net/ipv4/vs/conn_reuse_mode=1' 'net/ipv4/vs/sloppy_tcp=0')",
+                "'net/ipv4/vs/conn_reuse_mode=1' 'net/ipv4/vs/sloppy_tcp=0' " +
+                // Checks through the VIP: replies come from the VIP, an address the director holds.
+                "'net/ipv4/conf/@IFACE@/accept_local=1')",
         );
         expect(stdin("director-sysctl")).toMatch(/^DATA_IFACE='ens33'$/m);
         for (const dev of ["all", "lo", "@IFACE@"]) {
@@ -172,6 +176,8 @@ describe("rendered scripts carry the recipe's settings", () => {
 test("stack outputs describe the cluster for stack references", () => {
     expect(run.outputs.vips).toEqual(["192.168.86.180"]);
     expect(run.outputs.director).toEqual({ host: "director", address: "192.168.86.44" });
+    expect(run.outputs.directors).toEqual([{ host: "director", address: "192.168.86.44" }]);
+    expect(run.outputs.vrrp).toBeNull();
     expect(run.outputs.services).toEqual([
         {
             name: "web",
@@ -181,6 +187,7 @@ test("stack outputs describe the cluster for stack references", () => {
             scheduler: "rr",
             method: "dr",
             persistence: 0,
+            healthCheck: { type: "tcp", interval: 1, timeout: 0.8, failuresBeforeDown: 2, successesBeforeUp: 1, throughVip: true },
             realServers: [
                 { host: "web1", address: "192.168.86.11", port: 80, weight: 1 },
                 { host: "web2", address: "192.168.86.22", port: 80, weight: 1 },
@@ -230,7 +237,7 @@ describe("one LiveState per component: installs the toolkit, checks on refresh, 
         expect(toolkit.files["lib.sh"]).toBe(sha256(readScript("lib.sh")));
         expect(JSON.stringify(toolkit).length).toBeLessThan(1000);
         expect(Object.keys(byName("director-live").inputs.toolkit.files).sort()).toEqual(
-            ["ipvs-modules.sh", "ipvs-real.sh", "ipvs-service.sh", "lib.sh", "live.sh", "sysctl.sh", "vip.sh"],
+            ["ipvs-modules.sh", "ipvs-real.sh", "ipvs-service.sh", "keepalived.sh", "lib.sh", "live.sh", "sysctl.sh", "vip.sh"],
         );
     });
 

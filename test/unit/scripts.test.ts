@@ -426,7 +426,7 @@ describe("the VIP's boot unit (vip.sh)", () => {
     });
 });
 
-describe("the drain of a removed real server (ipvs-real.sh)", () => {
+describe("the drain of a removed real server (ipvs-real.sh, keepalived's real_server)", () => {
     // ipvsadm -Lnc as the director printed it in the day-2 drain test: with a TCP timeout of 900 s,
     // expiry 03:11 means the director has seen nothing of that connection for 709 s (the real server
     // had closed it: in DR its FIN and reset bypass the director).
@@ -437,41 +437,69 @@ describe("the drain of a removed real server (ipvs-real.sh)", () => {
         "TCP 01:50  FIN_WAIT    10.86.0.1:20004    10.86.0.180:80     10.86.0.33:80",
     ];
 
-    /** Runs lvs_remove against a stub ipvsadm listing `conns`; returns its messages and ipvsadm calls. */
+    /**
+     * Runs lvs_remove with a stub keepalived: `systemctl reload` makes the stub IPVS table what the
+     * real server's keepalived file says (its weight, or no entry once the file is gone), as
+     * keepalived's reload does; `ipvsadm -Lnc` lists `conns`. Returns its messages and the table
+     * after each reload.
+     */
     function drain(conns: string[]): { said: string[]; calls: string[] } {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-drain-"));
         try {
             const bin = path.join(dir, "bin");
+            const ka = path.join(dir, "keepalived");
             fs.mkdirSync(bin);
+            fs.mkdirSync(path.join(ka, "services", "tcp-10.86.0.180-80"), { recursive: true });
+            const real = path.join(ka, "services", "tcp-10.86.0.180-80", "10.86.0.33-80.conf");
+            fs.writeFileSync(real, "real_server 10.86.0.33 80 {\n    weight 1\n}\n");
+            fs.writeFileSync(path.join(dir, "table"), "-A -t 10.86.0.180:80 -s rr\n-a -t 10.86.0.180:80 -r 10.86.0.33:80 -g -w 1\n");
             fs.writeFileSync(path.join(dir, "conns"), ["IPVS connection entries", "pro expire state       source             virtual            destination", ...conns, ""].join("\n"));
+            const q = (p: string) => shellQuote(path.join(dir, p));
             fs.writeFileSync(
                 path.join(bin, "ipvsadm"),
                 [
                     "#!/bin/bash",
                     'case "$*" in',
-                    '"-S -n") printf "%s\\n" "-A -t 10.86.0.180:80 -s rr" "-a -t 10.86.0.180:80 -r 10.86.0.33:80 -g -w 1" ;;',
+                    `"-S -n") cat ${q("table")} ;;`,
                     '"-L --timeout") echo "Timeout (tcp tcpfin udp): 900 120 300" ;;',
-                    `"-L -n -c") cat ${shellQuote(path.join(dir, "conns"))} ;;`,
-                    `*) echo "$*" >>${shellQuote(path.join(dir, "calls"))} ;;`,
+                    `"-L -n -c") cat ${q("conns")} ;;`,
+                    `*) echo "ipvsadm $*" >>${q("calls")} ;;`,
                     "esac",
                 ].join("\n"),
                 { mode: 0o755 },
             );
+            fs.writeFileSync(
+                path.join(bin, "systemctl"),
+                [
+                    "#!/bin/bash",
+                    'case "$1" in',
+                    "is-active) exit 0 ;;",
+                    "reload)",
+                    `    { echo "-A -t 10.86.0.180:80 -s rr"; [ ! -f ${shellQuote(real)} ] || awk '$1 == "weight" { print "-a -t 10.86.0.180:80 -r 10.86.0.33:80 -g -w " $2 }' ${shellQuote(real)}; } >${q("table")}`,
+                    `    { printf 'reload:'; tail -n +2 ${q("table")} | tr '\\n' ' '; echo; } >>${q("calls")} ;;`,
+                    `*) echo "systemctl $*" >>${q("calls")} ;;`,
+                    "esac",
+                ].join("\n"),
+                { mode: 0o755 },
+            );
+            fs.writeFileSync(path.join(bin, "keepalived"), "#!/bin/bash\nexit 0\n", { mode: 0o755 });
             const script = [
                 `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
                 `. ${shellQuote(path.join(SCRIPT_DIR, "ipvs-real.sh"))}`,
                 `PATH=${shellQuote(bin)}:$PATH`,
-                `LVS_ETC=${shellQuote(dir)}`,
-                "remove_file() { :; }",
+                `LVS_ETC=${shellQuote(dir)} KA_DIR=${shellQuote(ka)}`,
                 'changed() { echo "changed: $*"; }',
                 'say() { echo "said: $*"; }',
+                "LVS_RESOURCE=web-real-web3 DATA_ADDRESS=10.86.0.44",
                 "SERVICE_ID=tcp-10.86.0.180-80 PROTOCOL=tcp VIP=10.86.0.180 PORT=80 REAL_ADDRESS=10.86.0.33 REAL_PORT=80",
                 "WEIGHT=1 DRAIN_TIMEOUT=2 DRAIN_IDLE=120",
+                "CHECK_TYPE=tcp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=1 CHECK_TIMEOUT=0.8 CHECK_RETRY=1 CHECK_MARK=0",
                 "lvs_remove",
             ].join("\n");
             const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
             expect(r.stderr).toBe("");
             expect(r.status).toBe(0);
+            expect(fs.existsSync(real)).toBe(false);
             const said = r.stdout.split("\n").filter((l) => l.startsWith("said: "));
             return { said, calls: fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") };
         } finally {
@@ -484,13 +512,14 @@ describe("the drain of a removed real server (ipvs-real.sh)", () => {
         expect(said[0]).toBe("said: drained 10.86.0.33:80 after 0s (active connections left: 0, timeout 2s)");
         expect(said[1]).toBe("said: connections counted as ended, silent for 120s or more (CLIENT SECONDS): 10.86.0.1:20001 709 ");
         expect(said).toHaveLength(2);
-        expect(calls).toEqual(["-e -t 10.86.0.180:80 -r 10.86.0.33:80 -g -w 0", "-d -t 10.86.0.180:80 -r 10.86.0.33:80"]);
+        // keepalived set it to weight 0 (drain), then deleted it: lvs-dr never edits its table itself.
+        expect(calls).toEqual(["reload:-a -t 10.86.0.180:80 -r 10.86.0.33:80 -g -w 0 ", "reload:"]);
     });
 
     test("a connection seen 10 s ago is live: the drain waits for it until the timeout, then says it cut it (the control)", () => {
         const { said, calls } = drain([SILENT, LIVE, ...OTHERS]);
         expect(said[0]).toBe("said: drained 10.86.0.33:80 after 2s (active connections left: 1, timeout 2s)");
         expect(said[2]).toBe("said: connections cut by the drain timeout (CLIENT SECONDS): 10.86.0.1:20002 10 ");
-        expect(calls.at(-1)).toBe("-d -t 10.86.0.180:80 -r 10.86.0.33:80");
+        expect(calls).toEqual(["reload:-a -t 10.86.0.180:80 -r 10.86.0.33:80 -g -w 0 ", "reload:"]);
     });
 });

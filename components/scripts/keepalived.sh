@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# keepalived on a director: our own unit (lvs-dr-keepalived.service, so a distribution's
+# keepalived.service and its /etc/keepalived stay untouched) running our config. It owns the
+# director's IPVS table (the services and real servers of ipvs-service.sh and ipvs-real.sh, with
+# their health checks) and, on a director pair, the VIPs (VRRP) and the connection sync daemon.
+# Parameters: VIPS (held by VRRP; empty on a single director, whose VIPs are static units of
+# vip.sh), STATIC_VIPS (the single director's VIPs: keepalived starts before their units at boot, so
+# the first packet for a VIP finds its service), PEER (the other director's data address; empty on a
+# single director), PRIORITY, ROUTER_ID, VRRP_VERSION (2|3), ADVERT (seconds), AUTH_PASS (VRRPv2
+# only; may be empty), SYNC_ID.
+
+lvs_units() { printf '%s\n' "$KA_UNIT"; }
+
+render_main() {
+    local iface=$1 vip
+    printf '# Managed by lvs-dr (%s): pulumi destroy stops keepalived and removes %s.\n' "$LVS_RESOURCE" "$KA_DIR"
+    printf 'global_defs {\n    router_id %s\n' "$LVS_COMPONENT"
+    if [ -n "$PEER" ]; then
+        printf '    vrrp_version %s\n' "$VRRP_VERSION"
+        # The sync daemon runs as master on the director holding the VIPs, as backup on the other.
+        printf '    lvs_sync_daemon %s VI_LVS_DR id %s\n' "$iface" "$SYNC_ID"
+    fi
+    printf '}\n'
+    if [ -n "$PEER" ]; then
+        cat <<CONF
+vrrp_instance VI_LVS_DR {
+    # Both start as backup and never take the VIPs back from a working peer: a director that
+    # comes back (with an empty connection table) causes no second failover.
+    state BACKUP
+    nopreempt
+    interface $iface
+    virtual_router_id $ROUTER_ID
+    priority $PRIORITY
+    advert_int $ADVERT
+    unicast_src_ip $DATA_ADDRESS
+    unicast_peer {
+        $PEER
+    }
+CONF
+        if [ -n "$AUTH_PASS" ]; then
+            printf '    authentication {\n        auth_type PASS\n        auth_pass %s\n    }\n' "$AUTH_PASS"
+        fi
+        printf '    virtual_ipaddress {\n'
+        for vip in "${VIPS[@]}"; do printf '        %s/32 dev %s\n' "$vip" "$iface"; done
+        printf '    }\n}\n'
+    fi
+    printf 'include %s/checks/*.conf\ninclude %s/services/*.conf\n' "$KA_DIR" "$KA_DIR"
+}
+
+render_unit() {
+    local bin before="" vip
+    bin=$(command -v keepalived)
+    for vip in "${STATIC_VIPS[@]}"; do before+=" lvs-dr-vip-$vip.service"; done
+    cat <<UNIT
+# Managed by lvs-dr: pulumi destroy stops and removes this unit.
+[Unit]
+Description=lvs-dr keepalived (health checks, IPVS services$([ -z "$PEER" ] || echo ", VRRP"))
+Wants=network-online.target
+After=network-online.target systemd-modules-load.service systemd-sysctl.service
+${before:+Before=${before# }}
+
+[Service]
+Type=notify
+RuntimeDirectory=lvs-dr-keepalived
+ExecStart=$bin --dont-fork --use-file=$KA_DIR/keepalived.conf --pid=/run/lvs-dr-keepalived/keepalived.pid --vrrp_pid=/run/lvs-dr-keepalived/vrrp.pid --checkers_pid=/run/lvs-dr-keepalived/checkers.pid
+ExecReload=/bin/kill -HUP \$MAINPID
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
+
+lvs_apply() {
+    local iface conf=no unit=no
+    pkg_ensure keepalived
+    if systemctl is-active --quiet keepalived.service 2>/dev/null; then
+        fail "keepalived.service (the distribution's own) runs on this host; lvs-dr runs its own keepalived, which must be the only owner of the IPVS table and the VIPs: stop and disable keepalived.service first"
+    fi
+    iface=$(data_iface)
+    mkdir -p "$KA_DIR/services" "$KA_DIR/checks"
+    if render_main "$iface" | ka_write "$KA_DIR/keepalived.conf"; then conf=yes; fi
+    if render_unit | unit_install "$KA_UNIT"; then unit=yes; fi
+    if [ "$unit" = yes ] && ka_running; then
+        units_reload
+        systemctl restart "$KA_UNIT"
+        changed "restarted keepalived (its unit changed)"
+    elif [ "$conf" = yes ]; then
+        ka_reload
+    fi
+    unit_enable "$KA_UNIT" start
+}
+
+lvs_check() {
+    local iface
+    iface=$(data_iface)
+    render_main "$iface" | check_file "$KA_DIR/keepalived.conf"
+    render_unit | check_file "/etc/systemd/system/$KA_UNIT"
+    check_unit "$KA_UNIT" active
+}
+
+lvs_remove() {
+    # Stopping keepalived deletes what it made: its IPVS services and real servers, and the VIPs.
+    unit_remove "$KA_UNIT"
+    if [ -d "$KA_DIR" ]; then
+        rm -rf "${KA_DIR:?}"
+        changed "removed $KA_DIR"
+    fi
+}
