@@ -5,20 +5,23 @@
 #     bin=$(scripts/ensure-pulumi.sh) && PATH="$bin:$PATH" pulumi version
 #
 # That directory holds `pulumi` (CLI and engine), `pulumi-language-nodejs` (language host),
-# `pulumi-resource-pulumi-nodejs` (the shim for dynamic providers) and `pulumi-resource-command`.
-# The CLI finds the first two beside itself; a resource plugin such as the command provider is
-# found on $PATH (with a warning on every run) or in $PULUMI_HOME/plugins: scripts/pulumi.sh
-# installs it there (`pulumi plugin install resource command 1.2.1 --file ...`).
+# `pulumi-resource-pulumi-nodejs` (the shim for dynamic providers), `pulumi-resource-command` and
+# `pulumi-resource-random`. The CLI finds the first two beside itself; a resource plugin such as the
+# command or random provider is found on $PATH (with a warning on every run) or in
+# $PULUMI_HOME/plugins: scripts/pulumi.sh installs both there
+# (`pulumi plugin install resource command 1.2.1 --file ...`, `... resource random 4.21.1 --file ...`),
+# so `pulumi up` finds them without a download.
 #
 # 1. A `pulumi` already on PATH is used when it is 3.248 or newer within major version 3, has its
-#    Node.js language host beside it, and a command provider 1.2.1 is installed (a normal install:
-#    `pulumi plugin install resource command 1.2.1`). Set LVS_DR_IGNORE_AMBIENT_PULUMI=1 to skip it.
+#    Node.js language host beside it, and a command provider 1.2.1 and a random provider 4.21.1 are
+#    installed (a normal install: `pulumi plugin install resource command 1.2.1` and
+#    `pulumi plugin install resource random 4.21.1`). Set LVS_DR_IGNORE_AMBIENT_PULUMI=1 to skip it.
 # 2. Otherwise everything is built with the machine's Go from the Go module proxy into
 #    ${LVS_DR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lvs-dr}/<key>/bin, in a temporary directory
 #    that is moved into place only when every required step succeeded. A warm run builds nothing.
 #    <key> holds the versions and a hash of what the stand-ins are built from: their sources in
-#    tools/ (*.go except tests, go.mod, go.sum) and this script, so a change there builds a new
-#    directory (the CLI is reused).
+#    tools/ (*.go except tests, go.mod, go.sum; every stand-in, the random one included) and this
+#    script, so a change there builds a new directory (the CLI is reused).
 #    - CLI: github.com/pulumi/pulumi/pkg/v3/cmd/pulumi v3.248.0 (through a generated wrapper module
 #      that repeats the replace directives of pkg/go.mod), built once into <cache>/pulumi-cli-v3.248.0
 #      and linked into each <key>/bin.
@@ -30,10 +33,15 @@
 #      pseudo-version of the v1.2.1 commit when the proxy serves it; otherwise (403 here) the
 #      stand-in tools/pulumi-resource-command: command:remote:Command, command:local:Command and
 #      command:local:run with the 1.2.1 inputs and outputs, on pulumi-go-provider v1.3.0.
-#      The stand-ins are built with their committed go.mod/go.sum (-mod=readonly), without VCS
-#      stamps: the same sources give the same binaries.
-#    - Optional: pulumi-resource-random 4.21.1 when the proxy serves it (it does not here); a failure
-#      there is reported and does not fail the script.
+#    - Random provider (used for keepalived's VRRP router id, sync id and VRRPv2 password): always
+#      the stand-in tools/pulumi-resource-random: random:index RandomInteger, RandomPassword,
+#      RandomString and RandomId with the 4.21.1 inputs and outputs, on pulumi-go-provider v1.3.0.
+#      The upstream module github.com/pulumi/pulumi-random/provider/v4 (v4.21.1 = RANDOM_PSEUDO) is
+#      not tried: the proxy answers 403 for it here, and even where it is served it does not build
+#      as a dependency (its go.mod replaces the module of its bridged Terraform provider with the
+#      folder ./shim, and a dependency's replace directives do not apply).
+#    The stand-ins are built with their committed go.mod/go.sum (-mod=readonly), without VCS stamps:
+#    the same sources give the same binaries.
 # Progress and errors go to stderr; build logs stay in <cache>/logs/.
 set -euo pipefail
 
@@ -45,6 +53,7 @@ LANGHOST_MODULE=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v
 LANGHOST_PSEUDO=v3.0.0-20260624120734-a88168d865b7 # tag v3.248.0 = a88168d865b7
 COMMAND_MODULE=github.com/pulumi/pulumi-command/provider
 COMMAND_PSEUDO=v0.0.0-20260303235922-7f3eb6f3b77c # tag v1.2.1 = 7f3eb6f3b77c
+# Upstream random is not built (see the header); these only name it in messages.
 RANDOM_MODULE=github.com/pulumi/pulumi-random/provider/v4
 RANDOM_PSEUDO=v4.0.0-20260722185042-f2d8b029d0f7 # tag v4.21.1 = f2d8b029d0f7
 
@@ -53,7 +62,7 @@ TOOLS="$REPO/tools"
 CACHE_ROOT="${LVS_DR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lvs-dr}"
 CLI_DIR="$CACHE_ROOT/pulumi-cli-v$PULUMI_VERSION"
 LOG_DIR="$CACHE_ROOT/logs"
-KEY= # set by main: pulumi-v<version>-command-<version>-tools-<hash>
+KEY= # set by main: pulumi-v<version>-command-<version>-random-<version>-tools-<hash>
 DEST=
 
 say() { printf 'ensure-pulumi: %s\n' "$*" >&2; }
@@ -76,9 +85,22 @@ version_ok() { # $1 = "v3.250.1" or "3.250.1": major 3, minor >= 248
 	((major == 3 && minor >= want))
 }
 
+# ambient_plugin NAME VERSION: print the path of resource plugin NAME: the one on PATH, else the
+# installed NAME VERSION in ${PULUMI_HOME:-~/.pulumi}/plugins; fail when there is neither.
+ambient_plugin() {
+	local name=$1 version=$2 path
+	path=$(command -v "pulumi-resource-$name" 2>/dev/null) && {
+		printf '%s\n' "$path"
+		return 0
+	}
+	path="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-$name-v$version/pulumi-resource-$name"
+	[[ -x $path ]] || return 1
+	printf '%s\n' "$path"
+}
+
 try_ambient() {
 	[[ -z ${LVS_DR_IGNORE_AMBIENT_PULUMI:-} ]] || return 1
-	local cli real dir v cmd plugin_home
+	local cli real dir v cmd rnd
 	cli=$(command -v pulumi 2>/dev/null) || return 1
 	# A bin directory made by this script is not "ambient".
 	case $cli in "$CACHE_ROOT"/*) return 1 ;; esac
@@ -93,33 +115,36 @@ try_ambient() {
 		say "ignoring $cli: no pulumi-language-nodejs beside it or on PATH"
 		return 1
 	fi
-	plugin_home="${PULUMI_HOME:-$HOME/.pulumi}/plugins"
-	cmd=$(command -v pulumi-resource-command 2>/dev/null || true)
-	if [[ -z $cmd && -x $plugin_home/resource-command-v$COMMAND_VERSION/pulumi-resource-command ]]; then
-		cmd=$plugin_home/resource-command-v$COMMAND_VERSION/pulumi-resource-command
-	fi
-	if [[ -z $cmd ]]; then
+	cmd=$(ambient_plugin command "$COMMAND_VERSION") || {
 		say "ignoring $cli ($v): command provider $COMMAND_VERSION is not installed" \
 			"(pulumi plugin install resource command $COMMAND_VERSION)"
 		return 1
-	fi
+	}
+	rnd=$(ambient_plugin random "$RANDOM_VERSION") || {
+		say "ignoring $cli ($v): random provider $RANDOM_VERSION is not installed" \
+			"(pulumi plugin install resource random $RANDOM_VERSION)"
+		return 1
+	}
 	# A directory of links that callers put first on PATH. The CLI finds its language host beside
-	# its real path; the command provider is found on PATH.
+	# its real path; the resource plugins are found on PATH (scripts/pulumi.sh installs them into
+	# its PULUMI_HOME from there).
 	local abin="$CACHE_ROOT/ambient/bin" f
 	mkdir -p "$abin"
 	ln -sfn "$real" "$abin/pulumi"
 	ln -sfn "$cmd" "$abin/pulumi-resource-command"
+	ln -sfn "$rnd" "$abin/pulumi-resource-random"
 	for f in pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do
 		if [[ -x $dir/$f ]]; then ln -sfn "$dir/$f" "$abin/$f"; fi
 	done
-	say "using the installed $cli ($v) with $cmd"
+	say "using the installed $cli ($v) with $cmd and $rnd"
 	printf '%s\n' "$abin"
 }
 
 # ---------------------------------------------------------------------------------------------
 # 2. The cached build.
 # ---------------------------------------------------------------------------------------------
-REQUIRED=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-resource-command)
+REQUIRED=(pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs pulumi-resource-command
+	pulumi-resource-random)
 TICKER=
 
 # The files that the stand-ins are built from, relative to the repository: their sources in
@@ -235,7 +260,8 @@ preflight() {
 		else
 			die "no 'go' on PATH and no /usr/local/go: install Go 1.25.11 or newer" \
 				"(https://go.dev/doc/install, or the golang-go package when it is that new), or install" \
-				"the Pulumi CLI $PULUMI_VERSION+ and 'pulumi plugin install resource command $COMMAND_VERSION'."
+				"the Pulumi CLI $PULUMI_VERSION+ and run 'pulumi plugin install resource command $COMMAND_VERSION'" \
+				"and 'pulumi plugin install resource random $RANDOM_VERSION'."
 		fi
 	fi
 	local gv
@@ -262,14 +288,14 @@ preflight() {
 # The CLI does not depend on tools/: it is built once per version into $CLI_DIR.
 build_cli() { # $1 = temporary directory
 	if [[ -f $CLI_DIR/.complete && -x $CLI_DIR/pulumi ]]; then
-		say "[1/4 pulumi CLI v$PULUMI_VERSION] already built in $CLI_DIR"
+		say "[1/5 pulumi CLI v$PULUMI_VERSION] already built in $CLI_DIR"
 		return 0
 	fi
 	local src=$1/src/cli out=$1/cli
 	mkdir -p "$out"
 	write_module "$src" pulumi-cli 1.25.11 "github.com/pulumi/pulumi/pkg/v3 v$PULUMI_VERSION" \
 		"github.com/pulumi/pulumi/sdk/v3 v$PULUMI_VERSION"
-	run_step "1/4 pulumi CLI v$PULUMI_VERSION" "$LOG_DIR/cli.log" \
+	run_step "1/5 pulumi CLI v$PULUMI_VERSION" "$LOG_DIR/cli.log" \
 		go_build "$src" "$out/pulumi" \
 		"-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
 		github.com/pulumi/pulumi/pkg/v3/cmd/pulumi || return 1
@@ -280,6 +306,15 @@ build_cli() { # $1 = temporary directory
 	echo "v$PULUMI_VERSION" >"$out/.complete"
 	rm -rf "$CLI_DIR"
 	mv -T "$out" "$CLI_DIR"
+}
+
+# build_standin STEP NAME LDFLAGS LOG WHAT: build plugin NAME into $out from the lvs-dr stand-in in
+# tools/NAME and record it in $notes. Uses build_all's out, notes and hash.
+build_standin() {
+	local step=$1 name=$2 ldflags=$3 log=$4 what=$5
+	run_step "$step $name (lvs-dr stand-in)" "$LOG_DIR/$log.log" \
+		go_build "$TOOLS/$name" "$out/$name" "$ldflags" . -mod=readonly -buildvcs=false || return 1
+	echo "$what: lvs-dr stand-in tools/$name ($hash)" >>"$notes"
 }
 
 # build_plugin STEP NAME UPSTREAM_DIR MODULE PSEUDO PACKAGE UPSTREAM_LDFLAGS STANDIN_LDFLAGS LOG WHAT:
@@ -293,9 +328,7 @@ build_plugin() {
 		echo "$what: upstream $module $pseudo" >>"$notes"
 	else
 		say "[$step] the proxy answers $NOT_SERVED for $module@$pseudo: building the lvs-dr stand-in tools/$name"
-		run_step "$step $name (lvs-dr stand-in)" "$LOG_DIR/$log.log" \
-			go_build "$TOOLS/$name" "$out/$name" "$standin_ld" . -mod=readonly -buildvcs=false || return 1
-		echo "$what: lvs-dr stand-in tools/$name ($hash)" >>"$notes"
+		build_standin "$step" "$name" "$standin_ld" "$log" "$what" || return 1
 	fi
 }
 
@@ -316,39 +349,26 @@ build_all() { # $1 = temporary directory
 	write_module "$src/langhost-upstream" pulumi-language-nodejs-upstream 1.25.11 \
 		"$LANGHOST_MODULE $LANGHOST_PSEUDO" "github.com/pulumi/pulumi/pkg/v3 v$PULUMI_VERSION" \
 		"github.com/pulumi/pulumi/sdk/v3 v$PULUMI_VERSION"
-	build_plugin 2/4 pulumi-language-nodejs "$src/langhost-upstream" "$LANGHOST_MODULE" "$LANGHOST_PSEUDO" \
+	build_plugin 2/5 pulumi-language-nodejs "$src/langhost-upstream" "$LANGHOST_MODULE" "$LANGHOST_PSEUDO" \
 		"$LANGHOST_MODULE" "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
 		"-X main.Version=$PULUMI_VERSION+lvsdr.$hash" langhost "language host" || return 1
 
 	# 3. The shim for dynamic providers.
-	say "[3/4 pulumi-resource-pulumi-nodejs] writing the dynamic provider shim"
+	say "[3/5 pulumi-resource-pulumi-nodejs] writing the dynamic provider shim"
 	write_dynamic_shim "$out/pulumi-resource-pulumi-nodejs" || return 1
 
 	# 4. The command provider.
 	write_module "$src/command-upstream" pulumi-resource-command-upstream 1.25.0 "$COMMAND_MODULE $COMMAND_PSEUDO"
-	build_plugin 4/4 pulumi-resource-command "$src/command-upstream" "$COMMAND_MODULE" "$COMMAND_PSEUDO" \
+	build_plugin 4/5 pulumi-resource-command "$src/command-upstream" "$COMMAND_MODULE" "$COMMAND_PSEUDO" \
 		"$COMMAND_MODULE/cmd/pulumi-resource-command" \
 		"-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" \
 		"-X main.Version=$COMMAND_VERSION" command "command provider" || return 1
 
-	# Optional: the random provider.
-	if [[ -z ${LVS_DR_SKIP_RANDOM:-} ]]; then
-		write_module "$src/random" pulumi-resource-random 1.25.0 "$RANDOM_MODULE $RANDOM_PSEUDO"
-		if ! module_served "$src/random" "$RANDOM_MODULE@$RANDOM_PSEUDO"; then
-			say "[optional] pulumi-resource-random $RANDOM_VERSION skipped: the proxy answers $NOT_SERVED" \
-				"for $RANDOM_MODULE@$RANDOM_PSEUDO (not needed by this project)"
-			echo "random provider: not built ($RANDOM_MODULE@$RANDOM_PSEUDO: $NOT_SERVED)" >>"$notes"
-		elif run_step "optional pulumi-resource-random $RANDOM_VERSION" "$LOG_DIR/random.log" \
-			go_build "$src/random" "$out/pulumi-resource-random" \
-			"-X github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version=$RANDOM_VERSION" \
-			"$RANDOM_MODULE/cmd/pulumi-resource-random"; then
-			echo "random provider: upstream $RANDOM_MODULE $RANDOM_PSEUDO" >>"$notes"
-		else
-			say "[optional] pulumi-resource-random failed to build; continuing without it"
-			rm -f "$out/pulumi-resource-random"
-			echo "random provider: build failed (see $LOG_DIR/random.log)" >>"$notes"
-		fi
-	fi
+	# 5. The random provider: the stand-in (upstream does not build as a dependency; see the header).
+	say "[5/5] random $RANDOM_VERSION: building the lvs-dr stand-in tools/pulumi-resource-random" \
+		"(upstream $RANDOM_MODULE@$RANDOM_PSEUDO does not build as a dependency)"
+	build_standin 5/5 pulumi-resource-random "-X main.Version=$RANDOM_VERSION" random \
+		"random provider" || return 1
 
 	{
 		echo "stand-in hash $hash of:"
@@ -363,7 +383,7 @@ main() {
 		return 0
 	fi
 	[[ -d $TOOLS ]] || die "$TOOLS is missing: the stand-ins' sources are part of the checkout"
-	KEY="pulumi-v${PULUMI_VERSION}-command-${COMMAND_VERSION}-tools-$(tools_hash)"
+	KEY="pulumi-v${PULUMI_VERSION}-command-${COMMAND_VERSION}-random-${RANDOM_VERSION}-tools-$(tools_hash)"
 	DEST="$CACHE_ROOT/$KEY"
 	if cache_complete; then
 		printf '%s\n' "$DEST/bin"
@@ -384,7 +404,7 @@ main() {
 		return 0
 	fi
 
-	say "building Pulumi $PULUMI_VERSION + command $COMMAND_VERSION into $DEST"
+	say "building Pulumi $PULUMI_VERSION + command $COMMAND_VERSION + random $RANDOM_VERSION into $DEST"
 	[[ -f $CLI_DIR/.complete ]] ||
 		say "(first run only: about 5-10 minutes on 2 cores; Go modules go to $(go env GOMODCACHE), up to ~2 GB unpacked, and ~2 GB of Go build cache)"
 	local tmp
@@ -393,8 +413,9 @@ main() {
 	trap "rm -rf '$tmp'; [[ -z \$TICKER ]] || kill \$TICKER 2>/dev/null || true" EXIT
 	if ! build_all "$tmp"; then
 		die "the build failed (logs in $LOG_DIR). Needed: Go >= 1.25.11 and access to the Go module" \
-			"proxy (GOPROXY=$(go env GOPROXY)). Or install the Pulumi CLI $PULUMI_VERSION+ and" \
-			"'pulumi plugin install resource command $COMMAND_VERSION' and run again."
+			"proxy (GOPROXY=$(go env GOPROXY)). Or install the Pulumi CLI $PULUMI_VERSION+, run" \
+			"'pulumi plugin install resource command $COMMAND_VERSION' and" \
+			"'pulumi plugin install resource random $RANDOM_VERSION', and run again."
 	fi
 	rm -rf "$DEST"
 	mv -T "$tmp/$KEY" "$DEST"

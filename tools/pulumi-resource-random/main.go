@@ -8,8 +8,10 @@
 //	403 Forbidden
 //	server response: This module version is not available.
 //
-// scripts/ensure-pulumi.sh still tries the upstream module first and builds this stand-in only
-// when the proxy refuses it.
+// Nor would it build as a dependency where it is served: its go.mod replaces the module of the
+// bridged Terraform provider with its folder ./shim, and a dependency's replace directives do not
+// apply. So scripts/ensure-pulumi.sh always builds this stand-in (without trying upstream) and
+// scripts/pulumi.sh installs it as resource plugin random 4.21.1, for @pulumi/random 4.21.1.
 //
 // What it implements: the tokens, inputs and outputs of the random package 4.21.1 (the bridged
 // terraform-provider-random v3.9.0) that the @pulumi/random SDK sends, on pulumi-go-provider v1.3.0:
