@@ -9,6 +9,8 @@
 #   lab/lab.sh status              each VM: running or not, pid, SSH port, whether SSH answers (exit 1 if not all)
 #   lab/lab.sh ssh NAME [CMD...]   a shell or a command on a VM, as root, with the pinned host key
 #   lab/lab.sh reboot NAME...      reboot VMs and wait until they answer SSH again
+#   lab/lab.sh kill NAME...        power cut: kill the VMs' qemu (disks kept)
+#   lab/lab.sh start NAME...       boot VMs that are not running on their own disks (config file untouched)
 #   lab/lab.sh config              (re)write the stack config file from the running lab
 #   lab/lab.sh key-path            print the lab's SSH private key path (for `pulumi config set --secret`)
 #   lab/lab.sh known-hosts-path    print the lab's known_hosts path
@@ -613,6 +615,36 @@ cmd_reboot() {
 	log "rebooted $* in $((SECONDS - start)) s"
 }
 
+# kill NAME...: a power cut: qemu is killed (SIGKILL), the VM gets no shutdown; its disk stays, so
+# `start NAME` boots it again as it was.
+cmd_kill() {
+	[ $# -ge 1 ] || die "usage: lab/lab.sh kill NAME... (VMs: ${VMS[*]})"
+	local name pid
+	for name in "$@"; do is_vm "$name" || die "unknown VM '$name' (VMs: ${VMS[*]})"; done
+	for name in "$@"; do
+		pid=$(vm_pid "$name") || die "$name is not running"
+		kill -KILL "$pid"
+		log "$name: power cut (qemu pid $pid killed)"
+	done
+}
+
+# start NAME...: boot VMs of this lab that are not running (after kill), on their own disks, and wait
+# for SSH; unlike `up`, the stack config file is left as it is.
+cmd_start() {
+	[ $# -ge 1 ] || die "usage: lab/lab.sh start NAME... (VMs: ${VMS[*]})"
+	local name start=$SECONDS image
+	for name in "$@"; do is_vm "$name" || die "unknown VM '$name' (VMs: ${VMS[*]})"; done
+	lock
+	image=$(env_get IMAGE)
+	if [ -z "$image" ] || ! switch_pid >/dev/null; then die "no running lab at $STATE: run lab/lab.sh up"; fi
+	for name in "$@"; do
+		if vm_pid "$name" >/dev/null; then log "$name: already running"; else start_vm "$name" "$image"; fi
+	done
+	ssh_opts
+	wait_ready "$start" "$@"
+	log "$* answer SSH $((SECONDS - start)) s after start"
+}
+
 cmd_config() {
 	if [ ! -s "$STATE/lab.env" ] || [ ! -s "$(host_key_file "${VMS[0]}" ed25519).pub" ]; then
 		die "no lab at $STATE: run lab/lab.sh up"
@@ -636,6 +668,14 @@ reboot)
 	shift
 	cmd_reboot "$@"
 	;;
+kill)
+	shift
+	cmd_kill "$@"
+	;;
+start)
+	shift
+	cmd_start "$@"
+	;;
 config) cmd_config ;;
 key-path)
 	[ -s "$KEY" ] || die "no lab key at $KEY: run lab/lab.sh up"
@@ -646,6 +686,6 @@ known-hosts-path)
 	echo "$KNOWN_HOSTS"
 	;;
 -h | --help | help) sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
-"") die "usage: lab/lab.sh up|down|status|ssh NAME [CMD...]|reboot NAME...|config|key-path|known-hosts-path" ;;
-*) die "unknown command '$1' (commands: up, down, status, ssh, reboot, config, key-path, known-hosts-path)" ;;
+"") die "usage: lab/lab.sh up|down|status|ssh NAME [CMD...]|reboot NAME...|kill NAME...|start NAME...|config|key-path|known-hosts-path" ;;
+*) die "unknown command '$1' (commands: up, down, status, ssh, reboot, kill, start, config, key-path, known-hosts-path)" ;;
 esac

@@ -43,7 +43,12 @@ const checkTimers = {
      * check, so 1 is the only value it can honour (the field is here so a config that asks for more
      * is refused, not silently run with 1).
      */
-    successesBeforeUp: z.literal(1, { message: "must be 1: keepalived puts a real server back at its first passing check" }).default(1),
+    successesBeforeUp: z
+        .number()
+        .int()
+        .min(1)
+        .max(1, { message: "must be 1: keepalived puts a real server back at its first passing check" })
+        .default(1),
     /**
      * Check through the VIP (the default): the check's packets take the path clients' packets take,
      * so it fails when the real server would drop traffic for the VIP (VIP off its lo, ARP settings

@@ -98,19 +98,27 @@ lvs_apply() {
     if [ "$wrote" = yes ]; then
         ka_reload
         ka_wait "given $REAL_ADDRESS:$REAL_PORT weight $WEIGHT (its check may be failing)" has_weight "$WEIGHT" || true
+    elif ! has_weight "$WEIGHT" && [ "$(ka_alive "$PROTOCOL" "$VIP" "$PORT" "$REAL_ADDRESS" "$REAL_PORT")" = yes ]; then
+        # Deleted or edited by hand (a reload would not see it: keepalived compares configs, not the
+        # table): put back what keepalived holds.
+        desired_args "$WEIGHT"
+        if [ -z "$(live_line)" ]; then ipvsadm "${DESIRED[@]}"; else ipvsadm -e "${DESIRED[@]:1}"; fi
+        changed "restored real server: ${DESIRED[*]}"
     fi
 }
 
 lvs_check() {
     [ "$CHECK_MARK" = 0 ] || render_mark | check_file "$(check_file_path)"
     render_real "$WEIGHT" | check_file "$(real_file)"
-    # Out of the table is where keepalived puts a real server whose check fails; in it, it must
-    # have the weight of the config.
+    # Out of the table is where keepalived puts a real server whose check fails; otherwise it must
+    # be there, with the weight of the config.
     local have
     have=$(live_line)
     desired_args "$WEIGHT"
     if [ -n "$have" ] && [ "$have" != "${DESIRED[*]}" ]; then
         drift "real server $REAL_ADDRESS:$REAL_PORT is '$have' in the IPVS table (want '${DESIRED[*]}')"
+    elif [ -z "$have" ] && [ "$(ka_alive "$PROTOCOL" "$VIP" "$PORT" "$REAL_ADDRESS" "$REAL_PORT")" = yes ]; then
+        drift "real server $REAL_ADDRESS:$REAL_PORT is missing from the IPVS table, though its health check passes"
     fi
 }
 

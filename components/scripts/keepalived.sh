@@ -48,7 +48,7 @@ CONF
 }
 
 render_unit() {
-    local bin before="" vip
+    local iface=$1 bin before="" vip
     bin=$(command -v keepalived)
     for vip in "${STATIC_VIPS[@]}"; do before+=" lvs-dr-vip-$vip.service"; done
     cat <<UNIT
@@ -60,8 +60,13 @@ After=network-online.target systemd-modules-load.service systemd-sysctl.service
 ${before:+Before=${before# }}
 
 [Service]
-Type=notify
+# Not Type=notify: keepalived never reports ready while it has no service yet (a first deploy).
+Type=simple
 RuntimeDirectory=lvs-dr-keepalived
+# At boot the data interface may come up before its address: a VRRP instance that starts then stays
+# in FAULT (seen in the lab after a power cut). So keepalived starts once the address is there.
+ExecStartPre=/bin/sh -c 'until ip -o -4 addr show dev $iface | grep -qF " $DATA_ADDRESS/"; do sleep 1; done'
+TimeoutStartSec=120
 ExecStart=$bin --dont-fork --use-file=$KA_DIR/keepalived.conf --pid=/run/lvs-dr-keepalived/keepalived.pid --vrrp_pid=/run/lvs-dr-keepalived/vrrp.pid --checkers_pid=/run/lvs-dr-keepalived/checkers.pid
 ExecReload=/bin/kill -HUP \$MAINPID
 Restart=on-failure
@@ -80,7 +85,7 @@ lvs_apply() {
     iface=$(data_iface)
     mkdir -p "$KA_DIR/services" "$KA_DIR/checks"
     if render_main "$iface" | ka_write "$KA_DIR/keepalived.conf"; then conf=yes; fi
-    if render_unit | unit_install "$KA_UNIT"; then unit=yes; fi
+    if render_unit "$iface" | unit_install "$KA_UNIT"; then unit=yes; fi
     if [ "$unit" = yes ] && ka_running; then
         units_reload
         systemctl restart "$KA_UNIT"
@@ -95,7 +100,7 @@ lvs_check() {
     local iface
     iface=$(data_iface)
     render_main "$iface" | check_file "$KA_DIR/keepalived.conf"
-    render_unit | check_file "/etc/systemd/system/$KA_UNIT"
+    render_unit "$iface" | check_file "/etc/systemd/system/$KA_UNIT"
     check_unit "$KA_UNIT" active
 }
 

@@ -689,3 +689,33 @@ ka_wait() {
 
 # ipvs_line PREFIX: the line of `ipvsadm -S -n` that starts with PREFIX, if any.
 ipvs_line() { ipvsadm -S -n 2>/dev/null | awk -v p="$1" 'index($0 " ", p) == 1 { print; exit }'; }
+
+# ka_alive PROTOCOL VIP PORT ADDRESS RPORT: whether keepalived counts that real server as alive (its
+# check passes), from keepalived's own state dump (SIGUSR1 to its parent writes
+# /tmp/keepalived_check.data): "yes", "no", or "unknown" (keepalived does not run or knows no such
+# real server). A real server out of the IPVS table is keepalived's doing when it is not alive; when
+# it is alive, someone deleted it by hand.
+ka_alive() {
+    local data=/tmp/keepalived_check.data pid mark
+    pid=$(cat /run/lvs-dr-keepalived/keepalived.pid 2>/dev/null) || { echo unknown; return; }
+    mark=$(mktemp)
+    touch -d '-1 second' "$mark"
+    kill -USR1 "$pid" 2>/dev/null || { rm -f "$mark"; echo unknown; return; }
+    for _ in $(seq 1 20); do
+        [ "$data" -nt "$mark" ] && break
+        sleep 0.1
+    done
+    rm -f "$mark"
+    [ -f "$data" ] || { echo unknown; return; }
+    sleep 0.1
+    awk -v proto="${1^^}" -v vs="VS VIP = $2, VPORT = $3" -v rs="RIP = $4, RPORT = $5," '
+        /------< Virtual server >------/ { invs = 0; inrs = 0 }
+        /------< Health checkers >------/ { invs = 0; inrs = 0 }
+        index($0, vs) { invs = 1; p = ""; next }
+        invs && /^   protocol = / { p = $3 }
+        invs && /------< Real server >------/ { inrs = 0 }
+        invs && index($0, rs) && (p == "" || p == proto) { inrs = 1 }
+        inrs && /^   alive = / { found = ($3 == 1) ? "yes" : "no"; inrs = 0 }
+        END { print (found == "" ? "unknown" : found) }
+    ' "$data"
+}

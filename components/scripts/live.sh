@@ -81,6 +81,7 @@ ipvs_wanted() {
             ipvs-service) in_def "$def" sh_ipvs_key service ;;
             ipvs-real) in_def "$def" sh_ipvs_key real ;;
             vip) in_def "$def" sh_vip ;;
+            keepalived) in_def "$def" sh_vrrp_vips ;;
         esac
     done
 }
@@ -94,6 +95,7 @@ sh_ipvs_key() {
     fi
 }
 sh_vip() { printf 'vip %s\n' "$VIP"; }
+sh_vrrp_vips() { if [ "${#VIPS[@]}" -gt 0 ]; then printf 'vip %s\n' "${VIPS[@]}"; fi; }
 
 # Lines "service FLAG VIP:PORT" and "real FLAG VIP:PORT ADDR:PORT" in the IPVS table on one of our
 # VIPs that no resource wants.
