@@ -187,3 +187,82 @@ describe("a bad config stops the program before any resource is declared", () =>
         expect(run.resources.filter((r) => r.type === "command:remote:Command")).toEqual([]);
     });
 });
+
+describe("health checks and the director pair", () => {
+    /** The dev config with a second director host, director2, on the director's network. */
+    const withDirector2 = (v: Values) => {
+        v.hosts.director2 = { address: "192.168.86.45/24", ssh: { hostKey: v.hosts.director.ssh.hostKey } };
+    };
+    const pair = (v: Values) => {
+        withDirector2(v);
+        delete v.director.host;
+        v.director.hosts = ["director", "director2"];
+    };
+
+    test("a pair: VRRPv3, adverts every second, router and sync ids left to random resources", () => {
+        const v = dev();
+        pair(v);
+        const spec = parseClusterConfig(raw(v));
+        expect(spec.director.hosts).toEqual(["director", "director2"]);
+        expect(spec.director.vrrp).toEqual({ version: 3, advertInterval: 1 });
+        expect(spec.director.syncId).toBeUndefined();
+    });
+
+    test("an http check with its defaults, and a udp service's default check is udp", () => {
+        const v = dev();
+        v.services[0].healthCheck = { type: "http", bodyContains: "web!" };
+        v.services.push({ name: "dns", vip: v.services[0].vip, port: 53, protocol: "udp", realServers: [{ host: "web1" }] });
+        const spec = parseClusterConfig(raw(v));
+        expect(spec.services[0].healthCheck).toMatchObject({ type: "http", path: "/", status: 200, bodyContains: "web!", interval: 1 });
+        expect(spec.services[1].healthCheck.type).toBe("udp");
+    });
+
+    test.each([
+        ["a pair that is one host twice", (v: Values) => (pair(v), (v.director.hosts = ["director", "director"])), /lvs-dr:director\.hosts\[1\]: "director" is already hosts\[0\]/],
+        [
+            "directors on different networks",
+            (v: Values) => (pair(v), (v.hosts.director2.address = "10.1.2.3/24")),
+            /lvs-dr:director\.hosts\[1\]: "director2" \(10\.1\.2\.3\/24\) is not on the network of "director" \(192\.168\.86\.0\/24\)/,
+        ],
+        ["an unknown director host", (v: Values) => (pair(v), (v.director.hosts[1] = "nope")), /lvs-dr:director\.hosts\[1\]: unknown host "nope"/],
+        ["three directors", (v: Values) => (pair(v), v.director.hosts.push("web1")), /lvs-dr:director\.hosts: .*(too_big|at most|<=2)/i],
+        ["host and hosts both", (v: Values) => (pair(v), (v.director.host = "director")), /lvs-dr:director: set either host .* or hosts/],
+        ["a router id outside 1-255", (v: Values) => (pair(v), (v.director.vrrp = { routerId: 256 })), /lvs-dr:director\.vrrp\.routerId: 256/],
+        ["a router id of 0", (v: Values) => (pair(v), (v.director.vrrp = { routerId: 0 })), /lvs-dr:director\.vrrp\.routerId: 0/],
+        ["a sync id outside 1-255", (v: Values) => (pair(v), (v.director.sync = { id: 300 })), /lvs-dr:director\.sync\.id: 300/],
+        ["VRRP on a single director", (v: Values) => (v.director.vrrp = { version: 2 }), /lvs-dr:director\.vrrp: VRRP needs two directors/],
+        [
+            "VRRPv2 with a fractional advert interval",
+            (v: Values) => (pair(v), (v.director.vrrp = { version: 2, advertInterval: 0.5 })),
+            /lvs-dr:director\.vrrp\.advertInterval: 0\.5 must be whole seconds with VRRP version 2/,
+        ],
+        ["a VRRP version 4", (v: Values) => (pair(v), (v.director.vrrp = { version: 4 })), /lvs-dr:director\.vrrp\.version/],
+        ["a director that is also a real server of the pair", (v: Values) => (pair(v), (v.services[0].realServers[0].host = "director2")), /lvs-dr:services\[0\]\.realServers\[0\]\.host: "director2" is the director/],
+        [
+            "a check whose timeout is not shorter than its interval",
+            (v: Values) => (v.services[0].healthCheck = { type: "tcp", interval: 1, timeout: 1 }),
+            /lvs-dr:services\[0\]\.healthCheck\.timeout: 1 must be shorter than the interval \(1 s\)/,
+        ],
+        [
+            "an http check on a udp service",
+            (v: Values) => Object.assign(v.services[0], { protocol: "udp", healthCheck: { type: "http" } }),
+            /lvs-dr:services\[0\]\.healthCheck\.type: "http" cannot check a udp service/,
+        ],
+        ["a check of an unknown type", (v: Values) => (v.services[0].healthCheck = { type: "icmp" }), /lvs-dr:services\[0\]\.healthCheck\.type/],
+        ["a check without a type", (v: Values) => (v.services[0].healthCheck = { interval: 2 }), /lvs-dr:services\[0\]\.healthCheck\.type/],
+        ["an http path on a tcp check", (v: Values) => (v.services[0].healthCheck = { type: "tcp", path: "/x" }), /lvs-dr:services\[0\]\.healthCheck\.path: unknown field/],
+        ["an http path that is not a path", (v: Values) => (v.services[0].healthCheck = { type: "http", path: "health; rm -rf /" }), /lvs-dr:services\[0\]\.healthCheck\.path: .* must be an absolute URL path/],
+        ["a body with a quote", (v: Values) => (v.services[0].healthCheck = { type: "http", bodyContains: 'say "hi"' }), /lvs-dr:services\[0\]\.healthCheck\.bodyContains: .* plain text/],
+        ["two successes before up", (v: Values) => (v.services[0].healthCheck = { type: "tcp", successesBeforeUp: 2 }), /lvs-dr:services\[0\]\.healthCheck\.successesBeforeUp: 2 .*must be 1/],
+        ["0 failures before down", (v: Values) => (v.services[0].healthCheck = { type: "tcp", failuresBeforeDown: 0 }), /lvs-dr:services\[0\]\.healthCheck\.failuresBeforeDown: 0/],
+        ["a negative interval", (v: Values) => (v.services[0].healthCheck = { type: "tcp", interval: -1 }), /lvs-dr:services\[0\]\.healthCheck\.interval: -1/],
+    ])("refuses %s, naming the field", (_what, mutate, message) => {
+        const found = problems(mutate);
+        expect(found.join("\n")).toMatch(message);
+    });
+
+    test("the valid pair above has no problem at all (the control for the refusals)", () => {
+        expect(problems(pair)).toEqual([]);
+        expect(problems((v) => (pair(v), (v.director.vrrp = { version: 2, advertInterval: 1, routerId: 51 }), (v.director.sync = { id: 7 })))).toEqual([]);
+    });
+});
