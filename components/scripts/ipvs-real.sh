@@ -22,6 +22,15 @@ desired_args() {
 }
 live_line() { ipvs_line "-a $(service_flag) $VIP:$PORT -r $REAL_ADDRESS:$REAL_PORT "; }
 has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
+# The fwmark service of the check through the VIP, as `ipvsadm -S -n` prints it (it has no check of
+# its own: keepalived holds it as long as the config has it).
+MARK_LINES=()
+mark_lines() { MARK_LINES=("-A -f $CHECK_MARK -s rr" "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 -g -w 1"); }
+mark_in_table() {
+    [ "$CHECK_MARK" != 0 ] || return 0
+    mark_lines
+    [ "$(ipvs_line "${MARK_LINES[0]} ")" = "${MARK_LINES[0]}" ] && [ "$(ipvs_line "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 ")" = "${MARK_LINES[1]}" ]
+}
 not_in_table() { [ -z "$(live_line)" ]; }
 
 render_real() {
@@ -98,7 +107,17 @@ lvs_apply() {
     if [ "$wrote" = yes ]; then
         ka_reload
         ka_wait "given $REAL_ADDRESS:$REAL_PORT weight $WEIGHT (its check may be failing)" has_weight "$WEIGHT" || true
-    elif ! has_weight "$WEIGHT" && [ "$(ka_alive "$PROTOCOL" "$VIP" "$PORT" "$REAL_ADDRESS" "$REAL_PORT")" = yes ]; then
+        return 0
+    fi
+    if ! mark_in_table; then
+        # The check's path was deleted by hand (ipvsadm -C): put it back, so the check can pass.
+        ipvsadm -D -f "$CHECK_MARK" 2>/dev/null || true
+        ipvsadm -A -f "$CHECK_MARK" -s rr
+        ipvsadm -a -f "$CHECK_MARK" -r "$REAL_ADDRESS" -g -w 1
+        changed "restored the fwmark service $CHECK_MARK of the check through the VIP"
+        ka_wait "seen the check of $REAL_ADDRESS:$REAL_PORT pass again" has_weight "$WEIGHT" || true
+    fi
+    if ! has_weight "$WEIGHT" && [ "$(ka_alive "$PROTOCOL" "$VIP" "$PORT" "$REAL_ADDRESS" "$REAL_PORT")" = yes ]; then
         # Deleted or edited by hand (a reload would not see it: keepalived compares configs, not the
         # table): put back what keepalived holds.
         desired_args "$WEIGHT"
@@ -110,6 +129,7 @@ lvs_apply() {
 lvs_check() {
     [ "$CHECK_MARK" = 0 ] || render_mark | check_file "$(check_file_path)"
     render_real "$WEIGHT" | check_file "$(real_file)"
+    mark_in_table || drift "the fwmark service $CHECK_MARK of the check of $REAL_ADDRESS:$REAL_PORT through the VIP is not in the IPVS table as keepalived made it"
     # Out of the table is where keepalived puts a real server whose check fails; otherwise it must
     # be there, with the weight of the config.
     local have

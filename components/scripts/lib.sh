@@ -718,4 +718,6 @@ ka_alive() {
         inrs && /^   alive = / { found = ($3 == 1) ? "yes" : "no"; inrs = 0 }
         END { print (found == "" ? "unknown" : found) }
     ' "$data"
+    # Our signal wrote them: leave nothing of ours behind in /tmp.
+    rm -f /tmp/keepalived.data /tmp/keepalived_check.data /tmp/keepalived_parent.data
 }

@@ -193,9 +193,9 @@ test("6. after rebooting director, web1, web2 and nfs the service comes back by 
         onVm(CLIENT, "sleep 3");
     }
     checkRoundRobin(replies);
-    // The IPVS table is restored before the VIP comes up (the VIP unit is ordered after it).
+    // keepalived (which makes the IPVS table) starts before the VIP comes up (the VIP unit is ordered after it).
     const order = onVm("director", `systemctl show -p After lvs-dr-vip-${VIP}.service`).stdout;
-    check(order.includes("lvs-dr-ipvs-tcp-"), "director", "the VIP unit is not ordered after the IPVS restore unit", order);
+    check(order.includes("lvs-dr-keepalived.service"), "director", "the VIP unit is not ordered after keepalived", order);
 });
 
 /** The state of `vm`'s lvs-dr NFS wait unit, and for how many seconds it has been in it. */

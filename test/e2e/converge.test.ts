@@ -31,7 +31,11 @@ let original: Record<string, any>;
 /** The lvs-dr units, IPVS table, rules folders and VIPs on the director and the web servers. */
 function ours(): Record<string, string> {
     return {
-        director: onVm("director", "ipvsadm -S -n; ls /etc/lvs-dr/ipvs; ls /etc/systemd/system | grep '^lvs-dr-'; ip -o -4 addr show dev eth1 | awk '{ print $4 }'").stdout,
+        // The services (not the fwmark services of the checks), keepalived's files, the units, the VIPs.
+        director: onVm(
+            "director",
+            "ipvsadm -S -n | grep -v -- ' -f '; ls /etc/lvs-dr/keepalived/services; ls /etc/systemd/system | grep '^lvs-dr-'; ip -o -4 addr show dev eth1 | awk '{ print $4 }'",
+        ).stdout,
         web1: onVm("web1", "ls /etc/systemd/system | grep '^lvs-dr-vip-'; ip -o -4 addr show dev lo | awk '{ print $4 }'").stdout,
         web2: onVm("web2", "ls /etc/systemd/system | grep '^lvs-dr-vip-'; ip -o -4 addr show dev lo | awk '{ print $4 }'; ufw status").stdout,
     };
@@ -61,7 +65,8 @@ describe("a VIP and a service port change: the new ones serve, nothing of the ol
             `-a -t ${vip}:${port} -r 10.86.0.11:${port} -g -w 1`,
             `-a -t ${vip}:${port} -r 10.86.0.22:${port} -g -w 1`,
             id,
-            `lvs-dr-ipvs-${id}.service`,
+            `${id}.conf`,
+            "lvs-dr-keepalived.service",
             `lvs-dr-vip-${vip}.service`,
             "10.86.0.44/24",
             `${vip}/32`,
@@ -69,7 +74,7 @@ describe("a VIP and a service port change: the new ones serve, nothing of the ol
         check(
             JSON.stringify(lines(o.director).sort()) === JSON.stringify(want.sort()),
             "director",
-            `the director should hold exactly the service ${vip}:${port}, its rules folder, its two units and the VIP`,
+            `the director should hold exactly the service ${vip}:${port}, its keepalived files, keepalived's and the VIP's units and the VIP`,
             o.director,
         );
         for (const vm of ["web1", "web2"]) {

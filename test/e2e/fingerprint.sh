@@ -37,7 +37,7 @@ ip route show table main | sort
 ip route show table local | grep -v ' 127\.' | sort
 
 section "kernel settings (net.ipv4.vs.* excepted: they exist only while ip_vs, which stays loaded, is)"
-sysctl -a 2>/dev/null | grep -E '^net\.ipv4\.(ip_forward|conf\.[a-z0-9]+\.(arp_ignore|arp_announce|send_redirects|accept_redirects|rp_filter)) ' | sort
+sysctl -a 2>/dev/null | grep -E '^net\.ipv4\.(ip_forward|conf\.[a-z0-9]+\.(arp_ignore|arp_announce|send_redirects|accept_redirects|accept_local|rp_filter)) ' | sort
 
 section "IPVS"
 command -v ipvsadm >/dev/null && ipvsadm -S -n
