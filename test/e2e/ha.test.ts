@@ -1,0 +1,163 @@
+/**
+ * Surviving failures on the lab: keepalived's checks take a dead web server out of rotation (also
+ * one that lost the VIP from its lo, which only a check through the VIP sees) and put it back, and a
+ * director pair fails over when the active director loses power, with a long download intact, and
+ * takes no second outage when that director boots again. Every step under the checked load. Runs
+ * after day2.test.ts (the sequencer sorts by name), on the lab's director2 as the second director.
+ */
+import {
+    check,
+    editConfig,
+    expectNoFailures,
+    failed,
+    fingerprintDiff,
+    fingerprints,
+    installLoad,
+    journalRuns,
+    lab,
+    onVm,
+    PAGES,
+    pulumi,
+    refreshPlan,
+    step,
+    underLoad,
+    VIP,
+} from "./lab";
+
+jest.setTimeout(30 * 60_000);
+
+const DIRECTORS = ["director", "director2"];
+const before: Record<string, string[]> = {};
+
+/** Which director holds the VIP now (exactly one must). */
+function master(): string {
+    const holders = DIRECTORS.filter((d) => onVm(d, `ip -o -4 addr show dev eth1 | grep -qF ' ${VIP}/32' && echo yes || true`, { allowFail: true }).stdout.includes("yes"));
+    check(holders.length === 1, holders.join(",") || "(none)", `exactly one director should hold ${VIP}`, holders);
+    return holders[0];
+}
+
+/**
+ * Seconds (seen from the test runner: an upper bound) until `cond` holds on `vm`, polled there every
+ * 0.2 s for at most `limit` seconds; -1 when it never did.
+ */
+function secondsUntil(vm: string, cond: string, limit = 60): number {
+    const start = Date.now();
+    const r = onVm(vm, `for i in $(seq ${limit * 5}); do if ${cond}; then exit 0; fi; sleep 0.2; done; exit 1`, { allowFail: true });
+    return r.status === 0 ? (Date.now() - start) / 1000 : -1;
+}
+
+const inTable = (addr: string) => `ipvsadm -S -n | grep -q -- '-a -t ${VIP}:80 -r ${addr}:80 '`;
+
+beforeAll(() => {
+    step("ha: director2 joins: the pair");
+    lab(["start", "director2"]);
+    Object.assign(before, fingerprints(["director2"]));
+    editConfig((c) => {
+        const d = c["lvs-dr:director"];
+        delete d.host;
+        d.hosts = DIRECTORS;
+    });
+    pulumi(["up", "--yes", "--skip-preview"]);
+    installLoad();
+});
+
+describe("health checks take a broken web server out and put it back", () => {
+    test("Apache stopped on web1: out of rotation, then 0 failed requests; started: back", () => {
+        step("ha: Apache stopped on web1");
+        const active = master();
+        let out = -1;
+        const detection = underLoad(() => {
+            onVm("web1", "systemctl stop apache2");
+            out = secondsUntil(active, `! ${inTable("10.86.0.11")}`);
+        });
+        process.stderr.write(`[e2e] ha: web1 out of rotation ${out.toFixed(1)} s after Apache stopped; ${detection.failures.length} of ${detection.requests} requests failed in that window\n`);
+        check(out >= 0, active, "web1 is still a real server 60 s after Apache stopped", onVm(active, "ipvsadm -Ln").stdout);
+        const after = underLoad(() => onVm("client", "sleep 15"));
+        expectNoFailures(after, "15 s with Apache stopped on web1, once it was out of rotation");
+        check(after.bodies[PAGES[0]] === undefined, "client", "web1's page was served while Apache was stopped", after.bodies);
+        onVm("web1", "systemctl start apache2");
+        const back = secondsUntil(active, inTable("10.86.0.11"));
+        check(back >= 0, active, "web1 did not come back into rotation within 60 s of Apache starting", onVm(active, "ipvsadm -Ln").stdout);
+        process.stderr.write(`[e2e] ha: web1 back in rotation ${back.toFixed(1)} s after Apache started\n`);
+    });
+
+    test("the VIP deleted from web1's lo: out of rotation (only a check through the VIP sees it); put back: back", () => {
+        step("ha: the VIP off web1's lo");
+        const active = master();
+        // Positive control: Apache still answers on web1's own address, so a check of that address passes.
+        check(onVm("client", "curl -sS --max-time 5 http://10.86.0.11/").stdout.includes(PAGES[0]), "web1", "Apache does not answer on web1's own address", "");
+        onVm("web1", `ip address del ${VIP}/32 dev lo`);
+        const out = secondsUntil(active, `! ${inTable("10.86.0.11")}`);
+        check(out >= 0, active, "web1 is still a real server 60 s after its VIP left lo", onVm(active, "ipvsadm -Ln").stdout);
+        process.stderr.write(`[e2e] ha: web1 out of rotation ${out.toFixed(1)} s after the VIP left its lo\n`);
+        const after = underLoad(() => onVm("client", "sleep 10"));
+        expectNoFailures(after, "10 s with the VIP off web1's lo, once it was out of rotation");
+        onVm("web1", `ip address add ${VIP}/32 dev lo`);
+        check(secondsUntil(active, inTable("10.86.0.11")) >= 0, active, "web1 did not come back within 60 s of its VIP", onVm(active, "ipvsadm -Ln").stdout);
+    });
+});
+
+describe("the director pair", () => {
+    test("the active director loses power: the backup serves, a long download completes intact", () => {
+        step("ha: power cut of the active director");
+        const active = master();
+        const backup = DIRECTORS.find((d) => d !== active)!;
+        onVm("nfs", "head -c 2097152 /dev/urandom > /srv/lvs/kgc/big.bin && cp /srv/lvs/kgc/big.bin /srv/lvs/benet/big.bin");
+        const sum = onVm("nfs", "sha256sum < /srv/lvs/kgc/big.bin").stdout.split(" ")[0];
+        let took = -1;
+        const r = underLoad(() => {
+            // 2 MB at 64 KB/s: about 30 s, so it is in flight across the failover.
+            onVm("client", "rm -f /tmp/ha-dl*; nohup sh -c 'curl -sS --fail --limit-rate 64K -o /tmp/ha-dl http://" + VIP + "/big.bin; echo $? > /tmp/ha-dl.rc' >/dev/null 2>&1 &");
+            onVm("client", "sleep 3");
+            lab(["kill", active]);
+            took = secondsUntil(backup, `ip -o -4 addr show dev eth1 | grep -qF ' ${VIP}/32'`);
+            onVm("client", "for i in $(seq 90); do [ -s /tmp/ha-dl.rc ] && break; sleep 1; done");
+        });
+        process.stderr.write(`[e2e] ha: ${backup} took the VIP ${took.toFixed(1)} s after the power cut; ${r.failures.length} of ${r.requests} requests failed\n`);
+        check(took >= 0, backup, "the backup did not take the VIP within 60 s", "");
+        check(r.rps >= 1 && r.bodies[PAGES[0]] > 0 && r.bodies[PAGES[1]] > 0, "client", "the backup did not serve both pages", r.bodies);
+        const rc = onVm("client", "cat /tmp/ha-dl.rc").stdout.trim();
+        const got = onVm("client", "sha256sum < /tmp/ha-dl").stdout.split(" ")[0];
+        check(rc === "0" && got === sum, "client", `the download across the failover failed or is corrupt (curl exit ${rc})`, { got, sum });
+        // Served by the new master from now on: 0 failed requests.
+        expectNoFailures(underLoad(() => onVm("client", "sleep 10")), `10 s on ${backup} after the failover`);
+    });
+
+    test("the director that lost power boots again: no second outage (it stays backup)", () => {
+        step("ha: the killed director boots again");
+        const now = master();
+        const killed = DIRECTORS.find((d) => d !== now)!;
+        const r = underLoad(() => {
+            lab(["start", killed]);
+            // keepalived up and in its place (backup) on the returning director.
+            check(secondsUntil(killed, "systemctl is-active --quiet lvs-dr-keepalived", 120) >= 0, killed, "keepalived did not start at boot", "");
+            onVm("client", "sleep 10");
+        });
+        expectNoFailures(r, `${killed} booting again beside the active ${now}`);
+        check(master() === now, now, `the VIP moved back to ${killed}: a second failover`, "");
+    });
+
+    test("a second pulumi up runs no host script; drift on either director shows in preview --refresh", () => {
+        step("ha: no-op up, then drift on both directors");
+        const runs = () => DIRECTORS.map(journalRuns).reduce((a, b) => a + b, 0);
+        const first = runs();
+        pulumi(["up", "--yes", "--skip-preview"]);
+        check(runs() === first, DIRECTORS.join(","), `a no-op up ran ${runs() - first} host scripts on the directors`, "");
+        // A real server deleted by hand on each director (its check passes: only a person did that).
+        for (const d of DIRECTORS) onVm(d, `ipvsadm -d -t ${VIP}:80 -r 10.86.0.22:80`);
+        const plan = refreshPlan().sort();
+        const want = ["update web-director2-live", "update web-director2-real-web2", "update web-live", "update web-real-web2"];
+        check(JSON.stringify(plan) === JSON.stringify(want), "(engine)", `preview --refresh should plan exactly:\n  ${want.join("\n  ")}`, plan);
+        pulumi(["up", "--refresh", "--yes", "--skip-preview"]);
+        for (const d of DIRECTORS) check(onVm(d, inTable("10.86.0.22") + " && echo yes", { allowFail: true }).stdout.includes("yes"), d, "web2 was not put back", "");
+        check(refreshPlan().length === 0, "(engine)", "drift remains after up --refresh", "");
+    });
+});
+
+afterAll(() => {
+    if (failed()) return; // leave the lab as it is, for a look
+    step("ha: destroy leaves director2 as before");
+    pulumi(["destroy", "--yes", "--skip-preview"]);
+    const diffs = fingerprintDiff(before.director2, fingerprints(["director2"]).director2);
+    check(diffs.length === 0, "director2", "director2 differs from before the pair (- before, + after destroy)", diffs.join("\n"));
+});
