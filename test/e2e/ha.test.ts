@@ -105,10 +105,18 @@ describe("the director pair", () => {
         onVm("nfs", "head -c 2097152 /dev/urandom > /srv/lvs/kgc/big.bin && cp /srv/lvs/kgc/big.bin /srv/lvs/benet/big.bin");
         const sum = onVm("nfs", "sha256sum < /srv/lvs/kgc/big.bin").stdout.split(" ")[0];
         let took = -1;
+        let killedAt = 0;
+        const started = Date.now();
         const r = underLoad(() => {
             // 2 MB at 64 KB/s: about 30 s, so it is in flight across the failover.
-            onVm("client", "rm -f /tmp/ha-dl*; nohup sh -c 'curl -sS --fail --limit-rate 64K -o /tmp/ha-dl http://" + VIP + "/big.bin; echo $? > /tmp/ha-dl.rc' >/dev/null 2>&1 &");
+            onVm(
+                "client",
+                "rm -f /tmp/ha-dl*; nohup sh -c 'curl -sS --fail --limit-rate 64K -w %{time_total} -o /tmp/ha-dl http://" +
+                    VIP +
+                    "/big.bin > /tmp/ha-dl.time; echo $? > /tmp/ha-dl.rc' >/dev/null 2>&1 &",
+            );
             onVm("client", "sleep 3");
+            killedAt = Date.now();
             lab(["kill", active]);
             took = secondsUntil(backup, `ip -o -4 addr show dev eth1 | grep -qF ' ${VIP}/32'`);
             onVm("client", "for i in $(seq 90); do [ -s /tmp/ha-dl.rc ] && break; sleep 1; done");
@@ -119,6 +127,11 @@ describe("the director pair", () => {
         const rc = onVm("client", "cat /tmp/ha-dl.rc").stdout.trim();
         const got = onVm("client", "sha256sum < /tmp/ha-dl").stdout.split(" ")[0];
         check(rc === "0" && got === sum, "client", `the download across the failover failed or is corrupt (curl exit ${rc})`, { got, sum });
+        // Positive control: the download was in flight at the power cut, not over before it.
+        const total = Number(onVm("client", "cat /tmp/ha-dl.time").stdout.trim());
+        const killedAfter = (killedAt - started) / 1000;
+        process.stderr.write(`[e2e] ha: the 2 MB download took ${total.toFixed(1)} s; the power cut came at most ${killedAfter.toFixed(1)} s after it started\n`);
+        check(total > killedAfter, "client", `the download ended (${total} s) before the power cut (${killedAfter.toFixed(1)} s): it did not cross the failover`, "");
         // Served by the new master from now on: 0 failed requests.
         expectNoFailures(underLoad(() => onVm("client", "sleep 10")), `10 s on ${backup} after the failover`);
     });
