@@ -523,3 +523,74 @@ describe("the drain of a removed real server (ipvs-real.sh, keepalived's real_se
         expect(calls).toEqual(["reload:-a -t 10.86.0.180:80 -r 10.86.0.33:80 -g -w 0 ", "reload:"]);
     });
 });
+
+describe("keepalived's config as the scripts render it (checked by the real keepalived -t)", () => {
+    /**
+     * Renders keepalived.sh's main file, and ipvs-service.sh's and ipvs-real.sh's files for a tcp
+     * service with an http check through the VIP and a udp service with a udp check, into a folder
+     * of this test, with the parameters the programs' plans give them; returns keepalived -t's exit
+     * status and words.
+     */
+    function render(pair: boolean, extra = ""): { status: number; out: string; dir: string } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-ka-"));
+        const ka = path.join(dir, "keepalived");
+        const q = shellQuote;
+        const lib = `. ${q(path.join(SCRIPT_DIR, "lib.sh"))}; KA_DIR=${q(ka)}; LVS_RESOURCE=test LVS_COMPONENT=director DATA_ADDRESS=10.86.0.44`;
+        const sh = (concern: string, body: string) => {
+            const r = spawnSync("bash", ["-c", `${lib}; . ${q(path.join(SCRIPT_DIR, concern))}; ${body}`], { encoding: "utf8" });
+            expect(r.stderr).toBe("");
+            expect(r.status).toBe(0);
+            return r.stdout;
+        };
+        fs.mkdirSync(path.join(ka, "services", "tcp-10.86.0.180-80"), { recursive: true });
+        fs.mkdirSync(path.join(ka, "services", "udp-10.86.0.180-53"), { recursive: true });
+        fs.mkdirSync(path.join(ka, "checks"), { recursive: true });
+        const main = pair
+            ? "VIPS=(10.86.0.180) STATIC_VIPS=() PEER=10.86.0.45 PRIORITY=150 ROUTER_ID=51 VRRP_VERSION=2 ADVERT=1 AUTH_PASS=s3cr3tAB SYNC_ID=7"
+            : "VIPS=() STATIC_VIPS=(10.86.0.180) PEER= PRIORITY=0 ROUTER_ID=0 VRRP_VERSION=0 ADVERT= AUTH_PASS= SYNC_ID=0";
+        // keepalived -t reads the interfaces: VRRP needs one of this machine's, and not lo.
+        const iface = Object.entries(os.networkInterfaces()).find(([, addrs]) => addrs?.some((a) => !a.internal))?.[0] ?? "lo";
+        fs.writeFileSync(path.join(ka, "keepalived.conf"), sh("keepalived.sh", `${main}; render_main ${iface}`) + extra);
+        for (const [id, proto, port] of [["tcp-10.86.0.180-80", "tcp", 80], ["udp-10.86.0.180-53", "udp", 53]] as const) {
+            fs.writeFileSync(
+                path.join(ka, "services", `${id}.conf`),
+                sh("ipvs-service.sh", `SERVICE_ID=${id} PROTOCOL=${proto} VIP=10.86.0.180 PORT=${port} SCHEDULER=wrr PERSISTENCE=${proto === "tcp" ? 300 : 0}; render`),
+            );
+            for (const [addr, mark] of [["10.86.0.11", 1280763732], ["10.86.0.22", 1280763809]] as const) {
+                const check =
+                    proto === "tcp"
+                        ? "CHECK_TYPE=http CHECK_PATH=/health?x=1 CHECK_STATUS=200 CHECK_BODY='web\\!' CHECK_INTERVAL=1 CHECK_TIMEOUT=0.8 CHECK_RETRY=1"
+                        : "CHECK_TYPE=udp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=2.5 CHECK_TIMEOUT=1 CHECK_RETRY=0";
+                const params = `SERVICE_ID=${id} PROTOCOL=${proto} VIP=10.86.0.180 PORT=${port} REAL_ADDRESS=${addr} REAL_PORT=${port} WEIGHT=3 ${check} CHECK_MARK=${mark + port}`;
+                fs.writeFileSync(path.join(ka, "services", id, `${addr}-${port}.conf`), sh("ipvs-real.sh", `${params}; render_real 3`));
+                fs.writeFileSync(path.join(ka, "checks", `${id}-${addr}-${port}.conf`), sh("ipvs-real.sh", `${params}; render_mark`));
+            }
+        }
+        const r = spawnSync("keepalived", ["-t", "-f", path.join(ka, "keepalived.conf")], { encoding: "utf8" });
+        return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}`, dir };
+    }
+
+    test.each([
+        ["a single director: checks only", false],
+        ["a pair: VRRPv2 with its secret, unicast peer, sync daemon", true],
+    ])("%s: keepalived accepts it", (_what, pair) => {
+        const { status, out, dir } = render(pair);
+        try {
+            expect(out).toBe("");
+            expect(status).toBe(0);
+            const conf = fs.readFileSync(path.join(dir, "keepalived", "services", "tcp-10.86.0.180-80", "10.86.0.11-80.conf"), "utf8");
+            // The check through the VIP: to VIP:PORT, from the director's address, with its mark.
+            expect(conf).toMatch(/connect_ip 10\.86\.0\.180\n\s+bindto 10\.86\.0\.44\n\s+fwmark 1280763812\n/);
+            expect(conf).toMatch(/path "\/health\?x=1"\n\s+status_code 200\n\s+regex "web\\!"/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("a broken file is refused by keepalived -t (the control: this check can fail)", () => {
+        const { status, out, dir } = render(true, "virtual_server 10.86.0.180 81 {\n    lvs_sched rr\n    wieght 3\n}\n");
+        fs.rmSync(dir, { recursive: true, force: true });
+        expect(status).not.toBe(0);
+        expect(out).toMatch(/Unknown keyword 'wieght'/);
+    });
+});
