@@ -85,17 +85,19 @@ lvs_apply() {
     iface=$(data_iface)
     mkdir -p "$KA_DIR/services" "$KA_DIR/checks"
     if render_main "$iface" | ka_write "$KA_DIR/keepalived.conf"; then conf=yes; fi
-    # Only a new command line needs a restart (which empties and refills the IPVS table, and on a
-    # pair's master hands the VIPs over); a new boot order (Before=, a VIP added or removed) does not.
-    local unit_file=/etc/systemd/system/$KA_UNIT old_exec=""
-    [ ! -f "$unit_file" ] || old_exec=$(grep '^Exec' "$unit_file")
-    if render_unit "$iface" | unit_install "$KA_UNIT" && [ -n "$old_exec" ] && [ "$old_exec" != "$(grep '^Exec' "$unit_file")" ]; then
+    # A changed unit needs a restart (which empties and refills the IPVS table, and on a pair's
+    # master hands the VIPs over), except for a new boot order alone (Before=: a single director's VIP
+    # changed). One director becoming a pair changes it: keepalived started without VRRP has no VRRP
+    # process that a reload could give an instance to.
+    local unit_file=/etc/systemd/system/$KA_UNIT old=""
+    [ ! -f "$unit_file" ] || old=$(grep -v '^Before=' "$unit_file")
+    if render_unit "$iface" | unit_install "$KA_UNIT" && [ -n "$old" ] && [ "$old" != "$(grep -v '^Before=' "$unit_file")" ]; then
         unit=yes
     fi
     if [ "$unit" = yes ] && ka_running; then
         units_reload
         systemctl restart "$KA_UNIT"
-        changed "restarted keepalived (its command line changed)"
+        changed "restarted keepalived (its unit changed)"
     elif [ "$conf" = yes ]; then
         ka_reload
     fi
