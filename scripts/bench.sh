@@ -9,8 +9,22 @@
 #   - reply-path offload: bytes the director's data interface sent / bytes the client received while
 #     downloading a 10 MB file through the VIP (DR: a few percent, only ACKs; NAT would be > 100 %)
 #   - requests per second through the VIP against the same load sent straight to web1, as a ratio
+# With --pair, also the director pair and its checks (director2 boots too), on VRRPv3 and VRRPv2:
+#   - seconds from Apache stopping on web1 until the active director's keepalived took web1 out of
+#     the IPVS table, and the failed requests in that window (then 0 are expected)
+#   - seconds from a power cut of the active director until the client is served through the VIP
+#     again, and the failed requests in that window
+#   Times are taken on this machine's clock around SSH commands; an SSH round trip (measured, and
+#   subtracted) separates them from what the VMs did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PAIR=no
+for arg in "$@"; do
+    case "$arg" in
+        --pair) PAIR=yes ;;
+        *) echo "usage: npm run bench [-- --pair]" >&2; exit 2 ;;
+    esac
+done
 VIP=10.86.0.180
 RESULTS=${LVS_DR_BENCH_RESULTS:-bench-results.json}
 now() { date +%s.%N; }
@@ -72,6 +86,66 @@ vip_rps=$(rps "http://$VIP/" 300)
 direct_rps=$(rps "http://10.86.0.11/" 300)
 ratio=$(echo "scale=2; $vip_rps / $direct_rps" | bc -l)
 
+pair_json=""
+if [ "$PAIR" = yes ]; then
+    on client "cat > /root/load.sh" <test/e2e/load.sh
+    # load_start; ...; load_stop: prints "REQUESTS FAILED" of a steady checked load (3 workers, 5/s each).
+    load_start() { on client "nohup bash /root/load.sh http://$VIP/ 3 /tmp/bench-load 'this is kgc web!' 'this is benet web!' >/dev/null 2>&1 &"; }
+    load_stop() {
+        on client "touch /tmp/bench-load/stop; while [ ! -e /tmp/bench-load/stopped ]; do sleep 0.2; done
+            echo \$(cat /tmp/bench-load/worker-*.log | wc -l) \$(cat /tmp/bench-load/worker-*.log | grep -vc '^ok ' || true)"
+    }
+    master() {
+        local d
+        for d in director director2; do
+            if on "$d" "ip -o -4 addr show dev eth1" | grep -qF " $VIP/32"; then echo "$d"; return; fi
+        done
+    }
+    # An SSH round trip that does nothing: what each timed command below costs besides its work.
+    t=$(now)
+    for _ in 1 2 3; do on client true; done
+    ssh_rtt=$(echo "($(now) - $t) / 3" | bc -l)
+    bash lab/lab.sh start director2 >/dev/null
+    pulumi config rm --path lvs-dr:director.host >/dev/null
+    pulumi config set --path 'lvs-dr:director.hosts[0]' director
+    pulumi config set --path 'lvs-dr:director.hosts[1]' director2
+    for version in 3 2; do
+        pulumi config set --type int --path lvs-dr:director.vrrp.version "$version"
+        pulumi up --yes --skip-preview >/dev/null
+        sleep 10
+        active=$(master)
+        # A real server's death.
+        load_start
+        sleep 3
+        on web1 systemctl stop apache2
+        t=$(now)
+        on "$active" "until ! ipvsadm -S -n | grep -q -- '-r 10.86.0.11:80 '; do sleep 0.05; done"
+        out_s=$(echo "$(now) - $t - $ssh_rtt" | bc -l)
+        read -r rs_requests rs_failed < <(load_stop)
+        load_start
+        sleep 15
+        read -r after_requests after_failed < <(load_stop)
+        on web1 systemctl start apache2
+        on "$active" "until ipvsadm -S -n | grep -q -- '-r 10.86.0.11:80 '; do sleep 0.2; done"
+        # The active director's death.
+        load_start
+        sleep 3
+        bash lab/lab.sh kill "$active" >/dev/null
+        t=$(now)
+        on client "until curl -s -m 0.5 -o /dev/null http://$VIP/; do sleep 0.05; done"
+        failover_s=$(echo "$(now) - $t - $ssh_rtt" | bc -l)
+        sleep 5
+        read -r fo_requests fo_failed < <(load_stop)
+        bash lab/lab.sh start "$active" >/dev/null
+        printf '  pair, VRRPv%s (advert 1 s): web1 out %.1f s after Apache stopped (%d of %d requests failed meanwhile, then %d of %d in 15 s); failover %.1f s after the power cut of %s (%d of %d requests failed)\n' \
+            "$version" "$out_s" "$rs_failed" "$rs_requests" "$after_failed" "$after_requests" "$failover_s" "$active" "$fo_failed" "$fo_requests" >&2
+        pair_json+=$(printf ',\n  "pair_v%s_rs_out_s": %.1f,\n  "pair_v%s_rs_out_failed": %d,\n  "pair_v%s_rs_out_requests": %d,\n  "pair_v%s_after_out_failed": %d,\n  "pair_v%s_after_out_requests": %d,\n  "pair_v%s_failover_s": %.1f,\n  "pair_v%s_failover_failed": %d,\n  "pair_v%s_failover_requests": %d' \
+            "$version" "$out_s" "$version" "$rs_failed" "$version" "$rs_requests" "$version" "$after_failed" "$version" "$after_requests" \
+            "$version" "$failover_s" "$version" "$fo_failed" "$version" "$fo_requests")
+    done
+    pair_json+=$(printf ',\n  "ssh_round_trip_s": %.2f' "$ssh_rtt")
+fi
+
 pulumi destroy --yes --skip-preview >/dev/null
 bash lab/lab.sh down >/dev/null
 
@@ -102,7 +176,7 @@ cat >"$RESULTS" <<JSON
   "offload_percent": $offload,
   "vip_rps": $(printf '%.1f' "$vip_rps"),
   "direct_rps": $(printf '%.1f' "$direct_rps"),
-  "vip_direct_ratio": $ratio
+  "vip_direct_ratio": $ratio$pair_json
 }
 JSON
 echo "  (written to $RESULTS)"
