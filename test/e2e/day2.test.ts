@@ -6,6 +6,7 @@
  * converge.test.ts (the sequencer sorts by name) and leaves its deployment to ha.test.ts.
  */
 import {
+    baseline,
     check,
     editConfig,
     independent,
@@ -40,6 +41,8 @@ function bothPagesThroughVip(): void {
 beforeAll(() => {
     step("day-2: deploy the cluster and start web3");
     lab(["up", "web3"]);
+    // Kept for the last suite's destroy (lab.ts, baseline): web3 before lvs-dr touches it.
+    baseline(["web3", "director", "web1", "web2", "nfs"]);
     pulumi(["up", "--yes", "--skip-preview"]);
     installLoad();
 });

@@ -3,13 +3,15 @@
  * one that lost the VIP from its lo, which only a check through the VIP sees) and put it back, and a
  * director pair fails over when the active director loses power, with a long download intact, and
  * takes no second outage when that director boots again. Every step under the checked load. Runs
- * after day2.test.ts (the sequencer sorts by name), on the lab's director2 as the second director.
+ * after day2.test.ts (the sequencer sorts by name), on its deployment, with the lab's director2 as the
+ * second director; its destroy ends the suites' one deployment.
  */
 import {
+    baseline,
+    baselineVms,
     check,
     editConfig,
     expectNoFailures,
-    failed,
     fingerprintDiff,
     fingerprints,
     installLoad,
@@ -27,7 +29,6 @@ import {
 jest.setTimeout(30 * 60_000);
 
 const DIRECTORS = ["director", "director2"];
-const before: Record<string, string[]> = {};
 
 /** Which director holds the VIP now (exactly one must). */
 function master(): string {
@@ -51,7 +52,8 @@ const inTable = (addr: string) => `ipvsadm -S -n | grep -q -- '-a -t ${VIP}:80 -
 beforeAll(() => {
     step("ha: director2 joins: the pair");
     lab(["start", "director2"]);
-    Object.assign(before, fingerprints(["director2"]));
+    // Kept for the destroy at the end (lab.ts, baseline): director2 before lvs-dr touches it.
+    baseline(["director2", "director", "web1", "web2", "nfs"]);
     editConfig((c) => {
         const d = c["lvs-dr:director"];
         delete d.host;
@@ -167,10 +169,19 @@ describe("the director pair", () => {
     });
 });
 
-afterAll(() => {
-    if (failed()) return; // leave the lab as it is, for a look
-    step("ha: destroy leaves director2 as before");
+test("pulumi destroy, after every suite's changes, leaves every VM exactly as before the first up, and the data in place", () => {
+    step("destroy: every VM as before lvs-dr");
+    const vms = baselineVms();
+    const first = baseline(vms);
+    // Positive control: deployed, every VM differs from before.
+    const deployed = fingerprints(vms);
+    for (const vm of vms) {
+        check(fingerprintDiff(first[vm], deployed[vm]).length > 0, vm, "the deployed host looks like the bare one: this check could not fail", "");
+    }
     pulumi(["destroy", "--yes", "--skip-preview"]);
-    const diffs = fingerprintDiff(before.director2, fingerprints(["director2"]).director2);
-    check(diffs.length === 0, "director2", "director2 differs from before the pair (- before, + after destroy)", diffs.join("\n"));
+    const after = fingerprints(vms);
+    const diffs = vms.flatMap((vm) => fingerprintDiff(first[vm], after[vm]).map((l) => `${vm}: ${l}`));
+    check(diffs.length === 0, vms.join(", "), "hosts differ from before the first up (- before, + after destroy)", diffs.join("\n"));
+    const data = onVm("nfs", "cat /srv/lvs/kgc/index.html /srv/lvs/benet/index.html").stdout;
+    check(PAGES.every((p) => data.includes(p)), "nfs", "export data was deleted", data);
 });

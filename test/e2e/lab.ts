@@ -3,6 +3,7 @@
  * failure into a message that names the step, the host and the command's output.
  */
 import { spawnSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -216,4 +217,49 @@ export function refreshPlan(): string[] {
     const out = pulumi(["preview", "--refresh", "--json"]).stdout;
     const steps: { op: string; urn: string }[] = JSON.parse(out).steps ?? [];
     return steps.filter((s) => !["same", "refresh", "read"].includes(s.op)).map((s) => `${s.op} ${s.urn.split("::").pop()}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One deployment through the suites. cluster, converge, day2 and ha each build on what the one
+// before left (a deploy and a destroy per suite cost minutes under emulation); the last destroy, in
+// ha.test.ts, must leave every VM exactly as it was before lvs-dr first touched it. Those first
+// looks are kept in a file, per lab (its host keys are new with every lab), so each suite also runs
+// alone: it records the VMs it brings in that have none yet.
+
+const BASELINE_FILE = path.join(ROOT, ".pulumi-state", "e2e-baseline.json");
+
+function labId(): string {
+    const knownHosts = run("lab known_hosts", "bash", ["lab/lab.sh", "known-hosts-path"]).stdout.trim();
+    return crypto.createHash("sha256").update(fs.readFileSync(knownHosts)).digest("hex").slice(0, 16);
+}
+
+/**
+ * Each VM's fingerprint from before lvs-dr first touched it in this lab: read from the file, or
+ * taken now for a VM that has none, which must then be bare (no /var/lib/lvs-dr).
+ */
+export function baseline(vms: string[]): Record<string, string[]> {
+    const id = labId();
+    let saved: { lab: string; vms: Record<string, string[]> } = { lab: id, vms: {} };
+    if (fs.existsSync(BASELINE_FILE)) {
+        const read = JSON.parse(fs.readFileSync(BASELINE_FILE, "utf8"));
+        if (read.lab === id) saved = read;
+    }
+    const missing = vms.filter((vm) => !saved.vms[vm]);
+    for (const vm of missing) {
+        const ours = onVm(vm, "test -e /var/lib/lvs-dr && echo touched || true").stdout.trim();
+        check(ours === "", vm, "lvs-dr has been on this VM, but no look from before it was kept: start from a fresh lab (lab/lab.sh down)", ours);
+    }
+    if (missing.length > 0) {
+        Object.assign(saved.vms, fingerprints(missing));
+        fs.mkdirSync(path.dirname(BASELINE_FILE), { recursive: true });
+        fs.writeFileSync(BASELINE_FILE, JSON.stringify(saved));
+    }
+    return Object.fromEntries(vms.map((vm) => [vm, saved.vms[vm]]));
+}
+
+/** Every VM this lab has a first look of. */
+export function baselineVms(): string[] {
+    if (!fs.existsSync(BASELINE_FILE)) return [];
+    const read = JSON.parse(fs.readFileSync(BASELINE_FILE, "utf8"));
+    return read.lab === labId() ? Object.keys(read.vms) : [];
 }
