@@ -95,6 +95,7 @@ function deployDirectors(spec: ClusterSpec, target: (host: string) => HostTarget
         schedulers: spec.services.map((s) => s.scheduler),
         ipvs: d.ipvs,
         checksThroughVip: spec.services.some((s) => s.healthCheck.throughVip),
+        ports: [...new Set(spec.services.map((s) => `${s.port}/${s.protocol}`))],
     };
     if (!d.vrrp) return [new Director(d.hosts[0], { host: target(d.hosts[0]), ...common })];
     const vrrp = d.vrrp;

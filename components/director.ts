@@ -15,6 +15,8 @@ export interface DirectorArgs {
     ipvs: IpvsTuning;
     /** Whether health checks go through the VIP (the director then accepts replies from its VIP). */
     checksThroughVip: boolean;
+    /** The services' ports as PORT/PROTO: opened in an active firewall (the VIP's traffic). */
+    ports: string[];
     /** Set when this director is one of a pair: the VIPs are VRRP's, not static units. */
     pair?: DirectorPairArgs;
 }
@@ -107,6 +109,7 @@ export function keepalivedParams(args: Omit<DirectorArgs, "host">): PlannedComma
         VRRP_VERSION: p?.vrrp.version ?? 0,
         ADVERT: p ? String(p.vrrp.advertInterval) : "",
         AUTH_PASS: p?.authPass ?? "",
+        PORTS: args.ports,
     };
 }
 

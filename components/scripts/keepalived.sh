@@ -7,9 +7,16 @@
 # vip.sh), STATIC_VIPS (the single director's VIPs: keepalived starts before their units at boot, so
 # the first packet for a VIP finds its service), PEER (the other director's data address; empty on a
 # single director), PRIORITY, ROUTER_ID, VRRP_VERSION (2|3), ADVERT (seconds), AUTH_PASS (VRRPv2
-# only; may be empty), SYNC_ID.
+# only; may be empty), SYNC_ID, PORTS (the services' PORT/PROTO: opened in an active firewall, as
+# the director that holds a VIP receives its traffic; a pair's directors also admit VRRP and the sync
+# daemon's UDP 8848 from each other).
 
 lvs_units() { printf '%s\n' "$KA_UNIT"; }
+
+fw_rules() {
+    FW_RULES=("${PORTS[@]}")
+    [ -z "$PEER" ] || FW_RULES+=("vrrp@$PEER" "8848/udp@$PEER")
+}
 
 render_main() {
     local iface=$1 vip
@@ -83,6 +90,8 @@ lvs_apply() {
         fail "keepalived.service (the distribution's own) runs on this host; lvs-dr runs its own keepalived, which must be the only owner of the IPVS table and the VIPs: stop and disable keepalived.service first"
     fi
     iface=$(data_iface)
+    fw_rules
+    fw_sync director "${FW_RULES[@]}"
     mkdir -p "$KA_DIR/services" "$KA_DIR/checks"
     if render_main "$iface" | ka_write "$KA_DIR/keepalived.conf"; then conf=yes; fi
     # A changed unit needs a restart (which empties and refills the IPVS table, and on a pair's
@@ -110,11 +119,14 @@ lvs_check() {
     render_main "$iface" | check_file "$KA_DIR/keepalived.conf"
     render_unit "$iface" | check_file "/etc/systemd/system/$KA_UNIT"
     check_unit "$KA_UNIT" active
+    fw_rules
+    fw_check director "${FW_RULES[@]}"
 }
 
 lvs_remove() {
     # Stopping keepalived deletes what it made: its IPVS services and real servers, and the VIPs.
     unit_remove "$KA_UNIT"
+    fw_revoke director
     if [ -d "$KA_DIR" ]; then
         rm -rf "${KA_DIR:?}"
         changed "removed $KA_DIR"

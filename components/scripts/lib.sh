@@ -509,13 +509,50 @@ fw_backend() {
     fi
 }
 
-# fw_open BACKEND RULE: whether RULE (PORT/PROTO) is open in the permanent rules of BACKEND (what
-# fw_backend said: asked once per run, as ufw is a Python program that takes seconds to start on a
-# busy host).
+# A firewall rule is one word: PORT/PROTO (from anywhere: a service port), PROTO@ADDRESS (an IP
+# protocol from one host: vrrp@10.86.0.45) or PORT/PROTO@ADDRESS (a port from one host:
+# 8848/udp@10.86.0.45). Addresses, ports and protocols come from the checked config.
+
+# fw_ufw_words RULE: the ufw rule, as `ufw show added` prints it after "ufw ".
+fw_ufw_words() {
+    local what=${1%@*} from=""
+    [[ $1 != *@* ]] || from=${1#*@}
+    if [ -z "$from" ]; then
+        printf 'allow %s\n' "$what"
+    elif [[ $what == */* ]]; then
+        printf 'allow from %s to any port %s proto %s\n' "$from" "${what%/*}" "${what#*/}"
+    else
+        printf 'allow from %s proto %s\n' "$from" "$what"
+    fi
+}
+
+# fw_rich RULE: firewalld's rich rule for a rule from one host.
+fw_rich() {
+    local what=${1%@*} from=${1#*@}
+    if [[ $what == */* ]]; then
+        printf 'rule family="ipv4" source address="%s" port port="%s" protocol="%s" accept\n' "$from" "${what%/*}" "${what#*/}"
+    else
+        printf 'rule family="ipv4" source address="%s" protocol value="%s" accept\n' "$from" "$what"
+    fi
+}
+
+# fw_firewalld add|remove|query RULE [--permanent]: the firewall-cmd call for RULE.
+fw_firewalld() {
+    local op=$1 rule=$2
+    shift 2
+    if [[ $rule == *@* ]]; then
+        firewall-cmd --quiet "$@" "--$op-rich-rule=$(fw_rich "$rule")"
+    else
+        firewall-cmd --quiet "$@" "--$op-port=$rule"
+    fi
+}
+
+# fw_open BACKEND RULE: whether RULE is open in the permanent rules of BACKEND (what fw_backend
+# said: asked once per run, as ufw is a Python program that takes seconds to start on a busy host).
 fw_open() {
     case "$1" in
-        firewalld) firewall-cmd --quiet --permanent --query-port="$2" ;;
-        ufw) ufw show added 2>/dev/null | grep -qxF "ufw allow $2" ;;
+        firewalld) fw_firewalld query "$2" --permanent ;;
+        ufw) ufw show added 2>/dev/null | grep -qxF "ufw $(fw_ufw_words "$2")" ;;
         *) return 0 ;;
     esac
 }
@@ -537,19 +574,20 @@ fw_sync() {
     for rule in "$@"; do
         case "$backend" in
             firewalld)
-                if ! firewall-cmd --quiet --permanent --query-port="$rule"; then
-                    firewall-cmd --quiet --permanent --add-port="$rule"
-                    firewall-cmd --quiet --add-port="$rule"
+                if ! fw_firewalld query "$rule" --permanent; then
+                    fw_firewalld add "$rule" --permanent
+                    fw_firewalld add "$rule"
                     record_add "$added" "firewalld $rule"
                     changed "opened $rule in firewalld"
-                elif ! firewall-cmd --quiet --query-port="$rule"; then
-                    firewall-cmd --quiet --add-port="$rule"
+                elif ! fw_firewalld query "$rule"; then
+                    fw_firewalld add "$rule"
                     changed "opened $rule in firewalld's runtime rules"
                 fi
                 ;;
             ufw)
                 if ! fw_open ufw "$rule"; then
-                    ufw allow "$rule" >/dev/null
+                    # shellcheck disable=SC2046 # the rule's words, from checked values
+                    ufw $(fw_ufw_words "$rule") >/dev/null
                     record_add "$added" "ufw $rule"
                     changed "opened $rule in ufw"
                 fi
@@ -579,10 +617,13 @@ fw_check() {
 fw_close() {
     case "$1" in
         firewalld)
-            firewall-cmd --quiet --permanent --remove-port="$2" || true
-            firewall-cmd --quiet --remove-port="$2" || true
+            fw_firewalld remove "$2" --permanent || true
+            fw_firewalld remove "$2" || true
             ;;
-        ufw) ufw delete allow "$2" >/dev/null || true ;;
+        ufw)
+            # shellcheck disable=SC2046 # the rule's words, from checked values
+            ufw delete $(fw_ufw_words "$2") >/dev/null || true
+            ;;
     esac
     changed "closed $2 in $1"
 }

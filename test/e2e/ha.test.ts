@@ -52,6 +52,9 @@ const inTable = (addr: string) => `ipvsadm -S -n | grep -q -- '-a -t ${VIP}:80 -
 beforeAll(() => {
     step("ha: director2 joins: the pair");
     lab(["start", "director2"]);
+    // A director behind its own firewall (ufw): lvs-dr must admit the service port, and VRRP and
+    // the sync daemon from the peer only; the failover below goes through it.
+    onVm("director2", "ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null");
     // Kept for the destroy at the end (lab.ts, baseline): director2 before lvs-dr touches it.
     baseline(["director2", "director", "web1", "web2", "nfs"]);
     editConfig((c) => {
@@ -61,6 +64,10 @@ beforeAll(() => {
     });
     pulumi(["up", "--yes", "--skip-preview"]);
     installLoad();
+    const rules = onVm("director2", "ufw show added").stdout;
+    for (const rule of ["ufw allow 80/tcp", "ufw allow from 10.86.0.44 proto vrrp", "ufw allow from 10.86.0.44 to any port 8848 proto udp"]) {
+        check(rules.split("\n").includes(rule), "director2", `"${rule}" is not in ufw`, rules);
+    }
 });
 
 describe("health checks take a broken web server out and put it back", () => {

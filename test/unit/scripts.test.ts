@@ -594,3 +594,93 @@ describe("keepalived's config as the scripts render it (checked by the real keep
         expect(out).toMatch(/Unknown keyword 'wieght'/);
     });
 });
+
+describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against a stand-in ufw", () => {
+    /**
+     * A stand-in ufw that keeps its added rules in a file and prints them as `ufw show added` does
+     * (ufw 0.36: "ufw allow 80/tcp", "ufw allow from A proto vrrp", "ufw allow from A to any port
+     * 8848 proto udp"); it refuses a rule it does not know the form of, as ufw would.
+     */
+    function withUfw(body: string): { out: string; rules: string[] } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-fw-"));
+        try {
+            const bin = path.join(dir, "bin");
+            fs.mkdirSync(bin);
+            const rules = path.join(dir, "rules");
+            fs.writeFileSync(rules, "ufw allow 22/tcp\n");
+            fs.writeFileSync(
+                path.join(bin, "ufw"),
+                [
+                    "#!/bin/bash",
+                    `rules=${shellQuote(rules)}`,
+                    'form() { [[ "$*" =~ ^allow\\ ([0-9]+/(tcp|udp)|from\\ [0-9.]+\\ proto\\ [a-z]+|from\\ [0-9.]+\\ to\\ any\\ port\\ [0-9]+\\ proto\\ (tcp|udp))$ ]] || { echo "ERROR: Bad rule: $*" >&2; exit 1; }; }',
+                    'case "$1" in',
+                    'status) echo "Status: active" ;;',
+                    'show) echo "Added user rules (see \'ufw status\' for running firewall):"; cat "$rules" ;;',
+                    'allow) form "$@"; grep -qxF "ufw $*" "$rules" || echo "ufw $*" >>"$rules" ;;',
+                    'delete) shift; form "$@"; grep -vxF "ufw $*" "$rules" >"$rules.new"; mv "$rules.new" "$rules" ;;',
+                    '*) echo "ERROR: $*" >&2; exit 1 ;;',
+                    "esac",
+                ].join("\n"),
+                { mode: 0o755 },
+            );
+            const script = [
+                `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+                `PATH=${shellQuote(bin)}:$PATH LVS_STATE=${shellQuote(path.join(dir, "state"))}`,
+                "LVS_RESOURCE=director-keepalived",
+                'firewall-cmd() { return 1; }; systemctl() { return 1; }',
+                'changed() { echo "changed: $*"; }',
+                'drift() { echo "drift: $*"; }',
+                body,
+            ].join("\n");
+            const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+            expect(r.stderr).toBe("");
+            expect(r.status).toBe(0);
+            return { out: r.stdout, rules: fs.readFileSync(rules, "utf8").trim().split("\n") };
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    test("a pair's rules: the service port from anywhere, VRRP and the sync daemon's port from the peer only; checked; revoked", () => {
+        const { out, rules } = withUfw(
+            [
+                "fw_sync director 80/tcp vrrp@10.86.0.45 8848/udp@10.86.0.45",
+                "fw_check director 80/tcp vrrp@10.86.0.45 8848/udp@10.86.0.45",
+                "echo checked",
+            ].join("\n"),
+        );
+        expect(rules).toEqual([
+            "ufw allow 22/tcp",
+            "ufw allow 80/tcp",
+            "ufw allow from 10.86.0.45 proto vrrp",
+            "ufw allow from 10.86.0.45 to any port 8848 proto udp",
+        ]);
+        expect(out).not.toMatch(/drift:/);
+        expect(out).toMatch(/changed: opened vrrp@10\.86\.0\.45 in ufw/);
+    });
+
+    test("a new peer: the old peer's rules are closed, the new one's opened; revoke leaves only what was there before", () => {
+        const { out, rules } = withUfw(
+            [
+                "fw_sync director 80/tcp vrrp@10.86.0.45 8848/udp@10.86.0.45",
+                "fw_sync director 80/tcp vrrp@10.86.0.46 8848/udp@10.86.0.46",
+                "fw_check director 80/tcp vrrp@10.86.0.46 8848/udp@10.86.0.46",
+                "ufw show added",
+                "fw_revoke director",
+            ].join("\n"),
+        );
+        expect(out).toMatch(/changed: closed vrrp@10\.86\.0\.45 in ufw/);
+        expect(out).toMatch(/^ufw allow from 10\.86\.0\.46 to any port 8848 proto udp$/m);
+        expect(out).not.toMatch(/^ufw allow from 10\.86\.0\.45/m);
+        expect(out).not.toMatch(/drift:/);
+        expect(rules).toEqual(["ufw allow 22/tcp"]);
+    });
+
+    test("a rule deleted by hand is drift (the control: fw_check can see an absence)", () => {
+        const { out } = withUfw(
+            ["fw_sync director 80/tcp vrrp@10.86.0.45", "ufw delete allow from 10.86.0.45 proto vrrp", "fw_check director 80/tcp vrrp@10.86.0.45"].join("\n"),
+        );
+        expect(out).toMatch(/drift: vrrp@10\.86\.0\.45 is not open in ufw/);
+    });
+});
