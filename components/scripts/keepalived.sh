@@ -11,7 +11,73 @@
 # the director that holds a VIP receives its traffic; a pair's directors also admit VRRP and the sync
 # daemon's UDP 8848 from each other).
 
-lvs_units() { printf '%s\n' "$KA_UNIT"; }
+NOTRACK_UNIT=lvs-dr-notrack.service
+NOTRACK_FILE=/etc/lvs-dr/notrack.nft
+lvs_units() { printf '%s\n' "$KA_UNIT" "$NOTRACK_UNIT"; }
+
+# In DR the director sees only the client's half of a connection: to conntrack the client's ACK after
+# its SYN (with no SYN-ACK seen) is INVALID, and a firewall's "ct state invalid drop" (ufw's,
+# firewalld's) would drop every packet of a connection but the first. So the VIPs' service traffic
+# is not tracked (an nftables table of ours, at the raw priority, before conntrack): a firewall then
+# judges it by its port rules alone (fw_sync opens the ports).
+render_notrack() {
+    local vips=("${VIPS[@]}" "${STATIC_VIPS[@]}") list port proto rules=()
+    list=$(printf '%s, ' "${vips[@]}")
+    for port in "${PORTS[@]}"; do
+        proto=${port#*/}
+        rules+=("        ip daddr { ${list%, } } $proto dport ${port%/*} notrack")
+    done
+    cat <<NFT
+# Managed by lvs-dr ($LVS_RESOURCE): the VIPs' service traffic is not tracked (see keepalived.sh).
+table ip lvs_dr_notrack
+delete table ip lvs_dr_notrack
+table ip lvs_dr_notrack {
+    chain prerouting {
+        type filter hook prerouting priority raw; policy accept;
+$(printf '%s\n' "${rules[@]}")
+    }
+}
+NFT
+}
+
+render_notrack_unit() {
+    local nft
+    nft=$(command -v nft)
+    cat <<UNIT
+# Managed by lvs-dr: pulumi destroy stops and removes this unit.
+[Unit]
+Description=lvs-dr: no connection tracking for the VIPs' service traffic
+Before=network-pre.target $KA_UNIT
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=$nft -f $NOTRACK_FILE
+ExecStop=-$nft delete table ip lvs_dr_notrack
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
+
+notrack_loaded() { nft list table ip lvs_dr_notrack >/dev/null 2>&1; }
+
+notrack_apply() {
+    if ! command -v nft >/dev/null 2>&1; then
+        [ "$(fw_backend)" = none ] || say "warning: nft is not installed: with a firewall active, the VIPs' traffic after each connection's first packet may be dropped as invalid"
+        return 0
+    fi
+    local wrote=no
+    if render_notrack | write_file "$NOTRACK_FILE" 0644; then wrote=yes; fi
+    render_notrack_unit | unit_install "$NOTRACK_UNIT" || true
+    unit_enable "$NOTRACK_UNIT"
+    if [ "$wrote" = yes ] || ! notrack_loaded; then
+        nft -f "$NOTRACK_FILE"
+        changed "loaded the nftables table lvs_dr_notrack"
+    fi
+    systemctl is-active --quiet "$NOTRACK_UNIT" || systemctl start "$NOTRACK_UNIT"
+}
 
 fw_rules() {
     FW_RULES=("${PORTS[@]}")
@@ -92,6 +158,7 @@ lvs_apply() {
     iface=$(data_iface)
     fw_rules
     fw_sync director "${FW_RULES[@]}"
+    notrack_apply
     mkdir -p "$KA_DIR/services" "$KA_DIR/checks"
     if render_main "$iface" | ka_write "$KA_DIR/keepalived.conf"; then conf=yes; fi
     # A changed unit needs a restart (which empties and refills the IPVS table, and on a pair's
@@ -121,11 +188,22 @@ lvs_check() {
     check_unit "$KA_UNIT" active
     fw_rules
     fw_check director "${FW_RULES[@]}"
+    if command -v nft >/dev/null 2>&1; then
+        render_notrack | check_file "$NOTRACK_FILE"
+        check_unit "$NOTRACK_UNIT"
+        notrack_loaded || drift "the nftables table lvs_dr_notrack is not loaded"
+    fi
 }
 
 lvs_remove() {
     # Stopping keepalived deletes what it made: its IPVS services and real servers, and the VIPs.
     unit_remove "$KA_UNIT"
+    unit_remove "$NOTRACK_UNIT"
+    if command -v nft >/dev/null 2>&1 && notrack_loaded; then
+        nft delete table ip lvs_dr_notrack
+        changed "deleted the nftables table lvs_dr_notrack"
+    fi
+    remove_file "$NOTRACK_FILE"
     fw_revoke director
     if [ -d "$KA_DIR" ]; then
         rm -rf "${KA_DIR:?}"

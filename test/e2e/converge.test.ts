@@ -67,6 +67,7 @@ describe("a VIP and a service port change: the new ones serve, nothing of the ol
             id,
             `${id}.conf`,
             "lvs-dr-keepalived.service",
+            "lvs-dr-notrack.service",
             `lvs-dr-vip-${vip}.service`,
             "10.86.0.44/24",
             `${vip}/32`,
