@@ -139,6 +139,7 @@ RuntimeDirectory=lvs-dr-keepalived
 # At boot the data interface may come up before its address: a VRRP instance that starts then stays
 # in FAULT (seen in the lab after a power cut). So keepalived starts once the address is there.
 ExecStartPre=/bin/sh -c 'until ip -o -4 addr show dev $iface | grep -qF " $DATA_ADDRESS/"; do sleep 1; done'
+ExecStartPre=/bin/mkdir -p $KA_DIR/services $KA_DIR/checks
 TimeoutStartSec=120
 ExecStart=$bin --dont-fork --use-file=$KA_DIR/keepalived.conf --pid=/run/lvs-dr-keepalived/keepalived.pid --vrrp_pid=/run/lvs-dr-keepalived/vrrp.pid --checkers_pid=/run/lvs-dr-keepalived/checkers.pid
 ExecReload=/bin/kill -HUP \$MAINPID
@@ -159,7 +160,7 @@ lvs_apply() {
     fw_rules
     fw_sync director "${FW_RULES[@]}"
     notrack_apply
-    mkdir -p "$KA_DIR/services" "$KA_DIR/checks"
+    ka_dirs
     if render_main "$iface" | ka_write "$KA_DIR/keepalived.conf"; then conf=yes; fi
     # A changed unit needs a restart (which empties and refills the IPVS table, and on a pair's
     # master hands the VIPs over), except for a new boot order alone (Before=: a single director's VIP

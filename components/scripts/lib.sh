@@ -675,11 +675,16 @@ KA_UNIT=lvs-dr-keepalived.service
 
 ka_running() { systemctl is-active --quiet "$KA_UNIT"; }
 
+# The folders keepalived.conf includes from: an include that matches no file is fine, one whose
+# folder is gone is an error (a remove takes away our empty folders).
+ka_dirs() { mkdir -p "$KA_DIR/services" "$KA_DIR/checks"; }
+
 # ka_validate: `keepalived -t` on the whole config as it is on disk now; prints what it said and
 # fails on anything but a service that has no real server yet (its real servers apply after it).
 ka_validate() {
     local out
     [ -f "$KA_DIR/keepalived.conf" ] || return 0
+    ka_dirs
     if out=$(keepalived -t -f "$KA_DIR/keepalived.conf" 2>&1); then return 0; fi
     if [ -n "$out" ] && ! grep -v 'has no real servers - ignoring$' <<<"$out" | grep -q .; then return 0; fi
     printf '%s\n' "$out"
@@ -710,6 +715,7 @@ ka_write() {
 # ka_reload: keepalived reads its config again (when it runs; at start it reads it anyway).
 ka_reload() {
     if ka_running; then
+        ka_dirs
         systemctl reload "$KA_UNIT"
         changed "reloaded keepalived"
     fi
