@@ -19,6 +19,30 @@ live_line() { ipvs_line "-A $(service_flag) $VIP:$PORT "; }
 in_table() { desired_args && [ "$(live_line)" = "${DESIRED[*]}" ]; }
 not_in_table() { [ -z "$(live_line)" ]; }
 
+# When the scheduler changes, the kernel unbinds the old one, waits for an RCU grace period, then
+# binds the new one; a connection that arrives in between finds no scheduler and IPVS answers it with
+# ICMP port-unreachable, which a client reports as "connection refused". While keepalived makes the
+# edit, a table of ours drops exactly those ICMP errors for the VIP, so such a client retransmits
+# its SYN (after about a second) and is served. Without nft the edit runs unguarded, with a warning.
+GUARD_TABLE=lvs_dr_scheduler_guard
+guard_on() {
+    if ! command -v nft >/dev/null 2>&1; then
+        say "warning: nft is not installed: a connection arriving during the scheduler switch may be refused"
+        return 0
+    fi
+    nft -f - <<NFT
+table ip $GUARD_TABLE {
+    chain output {
+        type filter hook output priority 0; policy accept;
+        ip saddr $VIP icmp type destination-unreachable icmp code port-unreachable drop
+    }
+}
+NFT
+}
+guard_off() {
+    if command -v nft >/dev/null 2>&1; then nft delete table ip "$GUARD_TABLE" 2>/dev/null || true; fi
+}
+
 render() {
     cat <<CONF
 # Managed by lvs-dr ($LVS_RESOURCE): IPVS service $VIP:$PORT ($PROTOCOL).
@@ -45,9 +69,16 @@ lvs_apply() {
     remove_static
     mkdir -p "$(reals_dir)"
     desired_args
+    local have
+    have=$(live_line)
+    if [ -n "$have" ] && [[ " $have " != *" -s $SCHEDULER "* ]]; then
+        LVS_ON_EXIT+=(guard_off)
+        guard_on
+    fi
     if render | ka_write "$(service_file)"; then
         ka_reload
         if has_reals; then ka_wait "put $VIP:$PORT in the IPVS table" in_table || true; fi
+        guard_off
     elif has_reals && ! in_table; then
         # Changed by hand (keepalived does not see that): put back what keepalived holds.
         if [ -z "$(live_line)" ]; then ipvsadm "${DESIRED[@]}"; else ipvsadm -E "${DESIRED[@]:1}"; fi
