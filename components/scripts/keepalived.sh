@@ -69,6 +69,7 @@ notrack_apply() {
         return 0
     fi
     local wrote=no
+    mkdir -p "${NOTRACK_FILE%/*}"
     if render_notrack | write_file "$NOTRACK_FILE" 0644; then wrote=yes; fi
     render_notrack_unit | unit_install "$NOTRACK_UNIT" || true
     unit_enable "$NOTRACK_UNIT"
