@@ -57,8 +57,10 @@ export function directorSysctls(ipvs: IpvsTuning, checksThroughVip = false): str
         `net/ipv4/vs/sloppy_tcp=${flag(ipvs.sloppyTcp)}`,
         // A check through the VIP leaves from the director's address to the VIP, and the real server
         // answers from the VIP: a source address the director holds itself, which it drops unless
-        // told to accept it on the data interface.
-        ...(checksThroughVip ? ["net/ipv4/conf/@IFACE@/accept_local=1"] : []),
+        // told to accept it on the data interface. And IPVS untracks what it sends unless told to
+        // keep conntrack's entries: a firewall on the director would then drop the check's reply
+        // as a new connection from VIP:PORT (seen in the lab with ufw: every check failed).
+        ...(checksThroughVip ? ["net/ipv4/conf/@IFACE@/accept_local=1", "net/ipv4/vs/conntrack=1"] : []),
     ];
 }
 

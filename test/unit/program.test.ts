@@ -117,7 +117,7 @@ describe("rendered scripts carry the recipe's settings", () => {
                 "'net/ipv4/vs/expire_nodest_conn=1' 'net/ipv4/vs/expire_quiescent_template=1' " +
                 "'net/ipv4/vs/conn_reuse_mode=1' 'net/ipv4/vs/sloppy_tcp=0' " +
                 // Checks through the VIP: replies come from the VIP, an address the director holds.
-                "'net/ipv4/conf/@IFACE@/accept_local=1')",
+                "'net/ipv4/conf/@IFACE@/accept_local=1' 'net/ipv4/vs/conntrack=1')",
         );
         expect(stdin("director-sysctl")).toMatch(/^DATA_IFACE='ens33'$/m);
         for (const dev of ["all", "lo", "@IFACE@"]) {
