@@ -182,9 +182,10 @@ test("pulumi destroy, after every suite's changes, leaves every VM exactly as be
     step("destroy: every VM as before lvs-dr");
     const vms = baselineVms();
     const first = baseline(vms);
-    // Positive control: deployed, every VM differs from before.
+    // Positive control: deployed, every VM of the cluster differs from before (not web3: it left the
+    // cluster in the day-2 suite, and it is checked below like every other VM).
     const deployed = fingerprints(vms);
-    for (const vm of vms) {
+    for (const vm of vms.filter((v) => v !== "web3")) {
         check(fingerprintDiff(first[vm], deployed[vm]).length > 0, vm, "the deployed host looks like the bare one: this check could not fail", "");
     }
     pulumi(["destroy", "--yes", "--skip-preview"]);
