@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ClusterSpec, parseClusterConfig, PROJECT, RawConfig } from "./config";
+import { ClusterSpec, parseClusterConfig, PROJECT, RawConfig, ServiceSpec } from "./config";
 import { Director } from "./director";
 import { HostTarget } from "./host";
 import { NfsServer, exportLine } from "./nfsServer";
@@ -47,6 +47,11 @@ export interface Cluster {
     services: Record<string, VirtualService>;
 }
 
+/** The ports of these services as PORT/PROTO, each once: what a host opens in its firewall. */
+export function servicePorts(services: ServiceSpec[]): string[] {
+    return [...new Set(services.map((s) => `${s.port}/${s.protocol}`))];
+}
+
 export function deployCluster(spec: ClusterSpec): Cluster {
     const config = new pulumi.Config(PROJECT);
     const target = (host: string): HostTarget => ({
@@ -68,7 +73,7 @@ export function deployCluster(spec: ClusterSpec): Cluster {
             host: target(host),
             vips: [...new Set(served.map((s) => s.vip))],
             webServer: spec.webServer,
-            ports: [...new Set(served.map((s) => `${s.port}/${s.protocol}`))],
+            ports: servicePorts(served),
             mounts: spec.mounts
                 .filter((m) => m.host === host)
                 .map((m) => ({ mount: m, export: nfsServers[m.server].exportCommands[m.export] })),
@@ -95,7 +100,7 @@ function deployDirectors(spec: ClusterSpec, target: (host: string) => HostTarget
         schedulers: spec.services.map((s) => s.scheduler),
         ipvs: d.ipvs,
         checksThroughVip: spec.services.some((s) => s.healthCheck.throughVip),
-        ports: [...new Set(spec.services.map((s) => `${s.port}/${s.protocol}`))],
+        ports: servicePorts(spec.services),
     };
     if (!d.vrrp) return [new Director(d.hosts[0], { host: target(d.hosts[0]), ...common })];
     const vrrp = d.vrrp;

@@ -21,7 +21,6 @@ export type { HostSpec, SshSpec } from "./hosts";
 export { mountPointProblem } from "./nfs";
 export type { ExportSpec, MountSpec, NfsServerSpec } from "./nfs";
 export { MAX_WEIGHT, METHODS, PROTOCOLS, SCHEDULERS } from "./services";
-export { HEALTH_CHECK_TYPES } from "./services";
 export type { DirectorSpec, HealthCheckSpec, IpvsTuning, RealServerRef, ServiceSpec, VrrpSpec } from "./services";
 
 export const WEB_SERVERS = ["apache"] as const;

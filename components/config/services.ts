@@ -60,7 +60,6 @@ const checkTimers = {
 const httpPath = z.string().regex(/^\/[A-Za-z0-9._~\/?=&%+-]*$/, {
     message: "must be an absolute URL path like /health (letters, digits and . _ ~ / ? = & % + -)",
 });
-export const HEALTH_CHECK_TYPES = ["tcp", "http", "udp"] as const;
 const healthCheckSchema = z.discriminatedUnion("type", [
     z.strictObject({ type: z.literal("tcp"), ...checkTimers }),
     z.strictObject({

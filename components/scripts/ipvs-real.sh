@@ -16,21 +16,24 @@ service_flag() { if [ "$PROTOCOL" = udp ]; then echo -u; else echo -t; fi; }
 real_file() { printf '%s/services/%s/%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 check_file_path() { printf '%s/checks/%s-%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
+# The rules file of this real server that lvs-dr wrote before keepalived held the table.
+static_rules() { printf '%s/ipvs/%s/10-real-%s-%s.rules\n' "$LVS_ETC" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
+
 # The real server as `ipvsadm -S -n` prints it, with weight $1.
 desired_args() {
     DESIRED=(-a "$(service_flag)" "$VIP:$PORT" -r "$REAL_ADDRESS:$REAL_PORT" -g -w "${1:-$WEIGHT}")
 }
 live_line() { ipvs_line "-a $(service_flag) $VIP:$PORT -r $REAL_ADDRESS:$REAL_PORT "; }
 has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
-# The fwmark service of the check through the VIP, as `ipvsadm -S -n` prints it (it has no check of
-# its own: keepalived holds it as long as the config has it).
-MARK_LINES=()
-mark_lines() { MARK_LINES=("-A -f $CHECK_MARK -s rr" "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 -g -w 1"); }
+# Whether the fwmark service of the check through the VIP is in the table as `ipvsadm -S -n` prints
+# it (it has no check of its own: keepalived holds it as long as the config has it).
 mark_in_table() {
     [ "$CHECK_MARK" != 0 ] || return 0
-    mark_lines
-    [ "$(ipvs_line "${MARK_LINES[0]} ")" = "${MARK_LINES[0]}" ] && [ "$(ipvs_line "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 ")" = "${MARK_LINES[1]}" ]
+    [ "$(ipvs_line "-A -f $CHECK_MARK ")" = "-A -f $CHECK_MARK -s rr" ] &&
+        [ "$(ipvs_line "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 ")" = "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 -g -w 1" ]
 }
+# Whether keepalived holds this real server's check as failing (it is then out of the table on purpose).
+check_fails() { [ "$(ka_alive "$PROTOCOL" "$VIP" "$PORT" "$REAL_ADDRESS" "$REAL_PORT")" != yes ]; }
 not_in_table() { [ -z "$(live_line)" ]; }
 
 render_real() {
@@ -97,7 +100,7 @@ connections() {
 lvs_apply() {
     local wrote=no
     ka_running || fail "keepalived ($KA_UNIT) does not run on this director; run pulumi up --refresh"
-    remove_file "$LVS_ETC/ipvs/$SERVICE_ID/10-real-$REAL_ADDRESS-$REAL_PORT.rules"
+    remove_file "$(static_rules)"
     if [ "$CHECK_MARK" != 0 ]; then
         if render_mark | ka_write "$(check_file_path)"; then wrote=yes; fi
     else
@@ -117,7 +120,7 @@ lvs_apply() {
         changed "restored the fwmark service $CHECK_MARK of the check through the VIP"
         ka_wait "seen the check of $REAL_ADDRESS:$REAL_PORT pass again" has_weight "$WEIGHT" || true
     fi
-    if ! has_weight "$WEIGHT" && [ "$(ka_alive "$PROTOCOL" "$VIP" "$PORT" "$REAL_ADDRESS" "$REAL_PORT")" = yes ]; then
+    if ! has_weight "$WEIGHT" && ! check_fails; then
         # Deleted or edited by hand (a reload would not see it: keepalived compares configs, not the
         # table): put back what keepalived holds.
         desired_args "$WEIGHT"
@@ -132,19 +135,12 @@ lvs_check() {
     mark_in_table || drift "the fwmark service $CHECK_MARK of the check of $REAL_ADDRESS:$REAL_PORT through the VIP is not in the IPVS table as keepalived made it"
     # Out of the table is where keepalived puts a real server whose check fails; otherwise it must
     # be there, with the weight of the config.
-    local have
-    have=$(live_line)
-    desired_args "$WEIGHT"
-    if [ -n "$have" ] && [ "$have" != "${DESIRED[*]}" ]; then
-        drift "real server $REAL_ADDRESS:$REAL_PORT is '$have' in the IPVS table (want '${DESIRED[*]}')"
-    elif [ -z "$have" ] && [ "$(ka_alive "$PROTOCOL" "$VIP" "$PORT" "$REAL_ADDRESS" "$REAL_PORT")" = yes ]; then
-        drift "real server $REAL_ADDRESS:$REAL_PORT is missing from the IPVS table, though its health check passes"
-    fi
+    ipvs_check "real server $REAL_ADDRESS:$REAL_PORT of $VIP:$PORT" check_fails
 }
 
 lvs_remove() {
     local live ended timeout waited=0
-    remove_file "$LVS_ETC/ipvs/$SERVICE_ID/10-real-$REAL_ADDRESS-$REAL_PORT.rules"
+    remove_file "$(static_rules)"
     if [ -f "$(real_file)" ] && [ -n "$(live_line)" ] && ka_running; then
         render_real 0 | ka_write "$(real_file)" || true
         ka_reload

@@ -88,16 +88,9 @@ lvs_apply() {
 
 lvs_check() {
     render | check_file "$(service_file)"
-    desired_args
-    local have
-    have=$(live_line)
     # With no real server yet keepalived holds no service.
     has_reals || return 0
-    if [ -z "$have" ]; then
-        drift "service $VIP:$PORT ($PROTOCOL) is missing from the IPVS table"
-    elif [ "$have" != "${DESIRED[*]}" ]; then
-        drift "service $VIP:$PORT is '$have' in the IPVS table (want '${DESIRED[*]}')"
-    fi
+    ipvs_check "service $VIP:$PORT ($PROTOCOL)"
 }
 
 lvs_remove() {

@@ -72,12 +72,14 @@ notrack_apply() {
     mkdir -p "${NOTRACK_FILE%/*}"
     if render_notrack | write_file "$NOTRACK_FILE" 0644; then wrote=yes; fi
     render_notrack_unit | unit_install "$NOTRACK_UNIT" || true
-    unit_enable "$NOTRACK_UNIT"
-    if [ "$wrote" = yes ] || ! notrack_loaded; then
+    local active=yes
+    systemctl is-active --quiet "$NOTRACK_UNIT" || active=no
+    # Started, the unit loads the table; running, it has loaded an older file (or someone deleted it).
+    unit_enable "$NOTRACK_UNIT" start
+    if [ "$active" = yes ] && { [ "$wrote" = yes ] || ! notrack_loaded; }; then
         nft -f "$NOTRACK_FILE"
         changed "loaded the nftables table lvs_dr_notrack"
     fi
-    systemctl is-active --quiet "$NOTRACK_UNIT" || systemctl start "$NOTRACK_UNIT"
 }
 
 fw_rules() {

@@ -188,18 +188,19 @@ check_file() {
     fi
 }
 
-# ipvs_check WHAT RULES_FILE: report drift unless the IPVS table's line for this entry (live_line,
-# as `ipvsadm -S -n` prints it) and its rules file both say what desired_args wants.
+# ipvs_check WHAT [ABSENT_OK...]: report drift unless the IPVS table's line for this entry
+# (live_line, as `ipvsadm -S -n` prints it) is what desired_args wants. An absent entry is drift
+# unless the command ABSENT_OK (if given) says keepalived left it out on purpose.
 ipvs_check() {
-    local have
+    local what=$1 have
+    shift
     desired_args
     have=$(live_line)
-    if [ -z "$have" ]; then
-        drift "$1 is missing from the IPVS table"
-    elif [ "$have" != "${DESIRED[*]}" ]; then
-        drift "$1 is '$have' in the IPVS table (want '${DESIRED[*]}')"
+    if [ -n "$have" ] && [ "$have" != "${DESIRED[*]}" ]; then
+        drift "$what is '$have' in the IPVS table (want '${DESIRED[*]}')"
+    elif [ -z "$have" ] && ! { [ "$#" -gt 0 ] && "$@"; }; then
+        drift "$what is missing from the IPVS table"
     fi
-    printf '%s\n' "${DESIRED[*]}" | check_file "$2"
 }
 
 # check_unit UNIT [active]: report drift unless UNIT is enabled (and running, with "active").
