@@ -9,13 +9,17 @@
 #   - reply-path offload: bytes the director's data interface sent / bytes the client received while
 #     downloading a 10 MB file through the VIP (DR: a few percent, only ACKs; NAT would be > 100 %)
 #   - requests per second through the VIP against the same load sent straight to web1, as a ratio
-# With --pair, also the director pair and its checks (director2 boots too), on VRRPv3 and VRRPv2:
+# With --pair, also the director pair and its checks (director2 boots too), on VRRPv3 and VRRPv2,
+# each at its default advert interval and the default checks:
 #   - seconds from Apache stopping on web1 until the active director's keepalived took web1 out of
 #     the IPVS table, and the failed requests in that window (then 0 are expected)
+#   - the same for web1's VIP deleted from its lo (Apache still up: only the check through the VIP
+#     sees it; its connect times out instead of being refused)
 #   - seconds from a power cut of the active director until the client is served through the VIP
 #     again, and the failed requests in that window
-#   Times are taken on this machine's clock around SSH commands; an SSH round trip (measured, and
-#   subtracted) separates them from what the VMs did.
+#   Times are taken on this machine's clock from before the SSH command that breaks something until
+#   the SSH command that polls for the outcome returns, less one SSH round trip (measured): upper
+#   bounds by about the break command's own time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIR=no
@@ -87,6 +91,7 @@ direct_rps=$(rps "http://10.86.0.11/" 300)
 ratio=$(echo "scale=2; $vip_rps / $direct_rps" | bc -l)
 
 pair_json=""
+pair_lines=""
 if [ "$PAIR" = yes ]; then
     on client "cat > /root/load.sh" <test/e2e/load.sh
     # load_start; ...; load_stop: prints "REQUESTS FAILED" of a steady checked load (3 workers, 5/s each).
@@ -109,38 +114,56 @@ if [ "$PAIR" = yes ]; then
     pulumi config rm --path lvs-dr:director.host >/dev/null
     pulumi config set --path 'lvs-dr:director.hosts[0]' director
     pulumi config set --path 'lvs-dr:director.hosts[1]' director2
+    # out_after ACTIVE CMD_VM CMD: seconds from before CMD runs on CMD_VM until ACTIVE's IPVS table
+    # has no web1 (less an SSH round trip).
+    out_after() {
+        local t
+        t=$(now)
+        on "$2" "$3"
+        on "$1" "until ! ipvsadm -S -n | grep -q -- '-r 10.86.0.11:80 '; do sleep 0.05; done"
+        echo "$(now) - $t - $ssh_rtt" | bc -l
+    }
+    back_in() { on "$1" "until ipvsadm -S -n | grep -q -- '-r 10.86.0.11:80 '; do sleep 0.2; done"; }
     for version in 3 2; do
         pulumi config set --type int --path lvs-dr:director.vrrp.version "$version"
         pulumi up --yes --skip-preview >/dev/null
+        advert=$(on director "awk '/advert_int/ { print \$2 }' /etc/lvs-dr/keepalived/keepalived.conf")
         sleep 10
         active=$(master)
-        # A real server's death.
+        # A real server's death: Apache stopped.
         load_start
         sleep 3
-        on web1 systemctl stop apache2
-        t=$(now)
-        on "$active" "until ! ipvsadm -S -n | grep -q -- '-r 10.86.0.11:80 '; do sleep 0.05; done"
-        out_s=$(echo "$(now) - $t - $ssh_rtt" | bc -l)
+        out_s=$(out_after "$active" web1 "systemctl stop apache2")
         read -r rs_requests rs_failed < <(load_stop)
         load_start
         sleep 15
         read -r after_requests after_failed < <(load_stop)
         on web1 systemctl start apache2
-        on "$active" "until ipvsadm -S -n | grep -q -- '-r 10.86.0.11:80 '; do sleep 0.2; done"
+        back_in "$active"
+        # A real server that drops the VIP's packets: the VIP off its lo.
+        load_start
+        sleep 3
+        vip_out_s=$(out_after "$active" web1 "ip address del $VIP/32 dev lo")
+        read -r vip_requests vip_failed < <(load_stop)
+        on web1 "ip address add $VIP/32 dev lo"
+        back_in "$active"
         # The active director's death.
         load_start
         sleep 3
-        bash lab/lab.sh kill "$active" >/dev/null
         t=$(now)
+        bash lab/lab.sh kill "$active" >/dev/null
         on client "until curl -s -m 0.5 -o /dev/null http://$VIP/; do sleep 0.05; done"
         failover_s=$(echo "$(now) - $t - $ssh_rtt" | bc -l)
         sleep 5
         read -r fo_requests fo_failed < <(load_stop)
         bash lab/lab.sh start "$active" >/dev/null
-        printf '  pair, VRRPv%s (advert 1 s): web1 out %.1f s after Apache stopped (%d of %d requests failed meanwhile, then %d of %d in 15 s); failover %.1f s after the power cut of %s (%d of %d requests failed)\n' \
-            "$version" "$out_s" "$rs_failed" "$rs_requests" "$after_failed" "$after_requests" "$failover_s" "$active" "$fo_failed" "$fo_requests" >&2
-        pair_json+=$(printf ',\n  "pair_v%s_rs_out_s": %.1f,\n  "pair_v%s_rs_out_failed": %d,\n  "pair_v%s_rs_out_requests": %d,\n  "pair_v%s_after_out_failed": %d,\n  "pair_v%s_after_out_requests": %d,\n  "pair_v%s_failover_s": %.1f,\n  "pair_v%s_failover_failed": %d,\n  "pair_v%s_failover_requests": %d' \
-            "$version" "$out_s" "$version" "$rs_failed" "$version" "$rs_requests" "$version" "$after_failed" "$version" "$after_requests" \
+        line=$(printf '  pair, VRRPv%s (advert %s s): web1 out %.1f s after Apache stopped (%d of %d requests failed meanwhile, then %d of %d in 15 s), %.1f s after its VIP left lo (%d of %d failed); failover %.1f s after the power cut of %s (%d of %d requests failed)' \
+            "$version" "$advert" "$out_s" "$rs_failed" "$rs_requests" "$after_failed" "$after_requests" "$vip_out_s" "$vip_failed" "$vip_requests" "$failover_s" "$active" "$fo_failed" "$fo_requests")
+        echo "$line" >&2
+        pair_lines+="$line"$'\n'
+        pair_json+=$(printf ',\n  "pair_v%s_advert_s": %s,\n  "pair_v%s_rs_out_s": %.1f,\n  "pair_v%s_rs_out_failed": %d,\n  "pair_v%s_rs_out_requests": %d,\n  "pair_v%s_after_out_failed": %d,\n  "pair_v%s_after_out_requests": %d,\n  "pair_v%s_vip_out_s": %.1f,\n  "pair_v%s_vip_out_failed": %d,\n  "pair_v%s_vip_out_requests": %d,\n  "pair_v%s_failover_s": %.1f,\n  "pair_v%s_failover_failed": %d,\n  "pair_v%s_failover_requests": %d' \
+            "$version" "$advert" "$version" "$out_s" "$version" "$rs_failed" "$version" "$rs_requests" "$version" "$after_failed" "$version" "$after_requests" \
+            "$version" "$vip_out_s" "$version" "$vip_failed" "$version" "$vip_requests" \
             "$version" "$failover_s" "$version" "$fo_failed" "$version" "$fo_requests")
     done
     pair_json+=$(printf ',\n  "ssh_round_trip_s": %.2f' "$ssh_rtt")
@@ -158,6 +181,7 @@ printf '  pulumi preview --refresh:      %6.1f s\n' "$preview_refresh"
 printf '  state (pulumi stack export):   %6d bytes\n' "$state_bytes"
 printf '  reply-path offload (10 MB):    director eth1 sent %d B, client received %d B: %.2f %%\n' "$dir_tx" "$cli_rx" "$offload"
 printf '  requests/s via VIP vs direct:  %.1f vs %.1f (ratio %.2f)\n' "$vip_rps" "$direct_rps" "$ratio"
+printf '%s' "$pair_lines"
 
 cat >"$RESULTS" <<JSON
 {

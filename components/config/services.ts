@@ -34,8 +34,12 @@ const seconds = (max: number) => z.number().positive().max(max).multipleOf(0.001
 const checkTimers = {
     /** Seconds between checks (delay_loop), and between the tries of a failing check. */
     interval: seconds(3600).default(1),
-    /** Seconds a try may take (connect_timeout). */
-    timeout: seconds(3600).default(0.8),
+    /**
+     * Seconds a try may take (connect_timeout). A connect on a LAN takes milliseconds; a real server
+     * that drops the VIP's packets is only seen by this timeout running out, twice by default, so it
+     * sets how fast such a server leaves rotation (1 s interval + 2 tries: at most about 3 s).
+     */
+    timeout: seconds(3600).default(0.5),
     /** Failed tries in a row that take a real server out of rotation (retry + 1). */
     failuresBeforeDown: z.number().int().min(1).max(10).default(2),
     /**
@@ -111,17 +115,23 @@ const ipvsTuningSchema = z.strictObject({
 });
 
 /** VRRP between the two directors of a pair (keepalived's vrrp_instance). */
-const vrrpSchema = z.strictObject({
-    /**
-     * 3 (the default): sub-second adverts, no authentication (RFC 5798 has none). 2: whole-second
-     * adverts, with a PASS secret from a RandomPassword (a Pulumi secret).
-     */
-    version: z.union([z.literal(2), z.literal(3)]).default(3),
-    /** Seconds between the master's adverts; the backup takes over after about 3 of them. */
-    advertInterval: z.number().min(0.01).max(40).multipleOf(0.01, { message: "must be a multiple of 0.01 s" }).default(1),
-    /** The virtual router id (1-255), unique per network segment; default: from a RandomInteger. */
-    routerId: z.number().int().min(1).max(255).optional(),
-});
+const vrrpSchema = z
+    .strictObject({
+        /**
+         * 3 (the default): sub-second adverts, no authentication (RFC 5798 has none). 2: whole-second
+         * adverts, with a PASS secret from a RandomPassword (a Pulumi secret).
+         */
+        version: z.union([z.literal(2), z.literal(3)]).default(3),
+        /**
+         * Seconds between the master's adverts; the backup takes over after 3 missed ones and a skew
+         * of under one more. Default 0.5 with version 3 (a failover in about 1.8 s), 1 with version 2
+         * (whole seconds only: about 3.6 s).
+         */
+        advertInterval: z.number().min(0.01).max(40).multipleOf(0.01, { message: "must be a multiple of 0.01 s" }).optional(),
+        /** The virtual router id (1-255), unique per network segment; default: from a RandomInteger. */
+        routerId: z.number().int().min(1).max(255).optional(),
+    })
+    .transform((v) => ({ ...v, advertInterval: v.advertInterval ?? (v.version === 3 ? 0.5 : 1) }));
 
 /** IPVS connection sync between the pair (keepalived's lvs_sync_daemon). */
 const syncSchema = z.strictObject({

@@ -2,17 +2,20 @@
  * Day-2 operations on the lab: changes under a steady, checked load finish with zero failed
  * requests (a drain waits for a long download in flight), and drift made by hand, absences and
  * extras alike, is shown by `pulumi preview --refresh` (the affected components and exactly the
- * resources that will apply again) and repaired by `pulumi up --refresh`. Runs after
+ * resources that will apply again) and repaired by `pulumi up --refresh`. On a director pair: the
+ * lab's director2 joins first, and every change must reach both directors. Runs after
  * converge.test.ts (the sequencer sorts by name) and leaves its deployment to ha.test.ts.
  */
 import {
     baseline,
     check,
+    DIRECTORS,
     editConfig,
     independent,
     expectNoFailures,
     installLoad,
     lab,
+    master,
     onVm,
     PAGES,
     pulumi,
@@ -24,12 +27,21 @@ import {
 
 jest.setTimeout(30 * 60_000);
 
-function ipvsTable(): string {
-    return onVm("director", "ipvsadm -S -n").stdout;
+function ipvsTable(director = "director"): string {
+    return onVm(director, "ipvsadm -S -n").stdout;
 }
 
+/** `ok` holds for the IPVS table of each director of the pair (the backup must be ready too). */
+function checkTables(ok: (table: string) => boolean, what: string): void {
+    for (const d of DIRECTORS) {
+        const table = ipvsTable(d);
+        check(ok(table), d, what, table);
+    }
+}
+
+/** The active director's count of connections to the service (the backup's is of synced ones). */
 function serviceConns(): number {
-    const line = onVm("director", "ipvsadm -Ln --stats").stdout.split("\n").find((l) => l.startsWith(`TCP  ${VIP}:80`));
+    const line = onVm(master(), "ipvsadm -Ln --stats").stdout.split("\n").find((l) => l.startsWith(`TCP  ${VIP}:80`));
     return Number(line?.trim().split(/\s+/)[2] ?? -1);
 }
 
@@ -39,10 +51,19 @@ function bothPagesThroughVip(): void {
 }
 
 beforeAll(() => {
-    step("day-2: deploy the cluster and start web3");
+    step("day-2: web3 and director2 join: the director pair");
     lab(["up", "web3"]);
-    // Kept for the last suite's destroy (lab.ts, baseline): web3 before lvs-dr touches it.
-    baseline(["web3", "director", "web1", "web2", "nfs"]);
+    lab(["start", "director2"]);
+    // A director behind its own firewall (ufw): lvs-dr must admit the service port, and VRRP and
+    // the sync daemon from the peer only (ha.test.ts checks the rules, and fails over through them).
+    onVm("director2", "ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null");
+    // Kept for the last suite's destroy (lab.ts, baseline): web3 and director2 before lvs-dr touches them.
+    baseline(["web3", "director2", "director", "web1", "web2", "nfs"]);
+    editConfig((c) => {
+        const d = c["lvs-dr:director"];
+        delete d.host;
+        d.hosts = DIRECTORS;
+    });
     pulumi(["up", "--yes", "--skip-preview"]);
     installLoad();
 });
@@ -61,10 +82,10 @@ describe("changes under load, with zero failed requests", () => {
             pulumi(["up", "--yes", "--skip-preview"]);
         });
         expectNoFailures(r, "adding web3");
-        check(ipvsTable().includes("-r 10.86.0.33:80 -g -w 1"), "director", "web3 is not a real server", ipvsTable());
+        checkTables((t) => t.includes("-r 10.86.0.33:80 -g -w 1"), "web3 is not a real server");
     });
 
-    test("change a weight: the plan is one line of one resource, and the real server is edited in place", () => {
+    test("change a weight: the plan is one line of one resource per director, and the real server is edited in place", () => {
         step("day-2: weight");
         editConfig((c) => (c["lvs-dr:services"][0].realServers[0].weight = 3));
         // What code review sees: `pulumi preview --diff`.
@@ -72,11 +93,11 @@ describe("changes under load, with zero failed requests", () => {
         // The resources' changes come before the stack outputs' (which list the weights too).
         const resources = plan.split("--outputs:--")[0];
         const changed = resources.split("\n").filter((l) => /^\s*[-+~] /.test(l)).map((l) => l.trim());
+        const oneLine = ["~ command:remote:Command: (update)", "~ stdin:", "- WEIGHT='1'", "+ WEIGHT='3'"];
         check(
-            JSON.stringify(changed) === JSON.stringify(["~ command:remote:Command: (update)", "~ stdin:", "- WEIGHT='1'", "+ WEIGHT='3'"]) &&
-                /~ 1 to update/.test(plan),
+            JSON.stringify(changed) === JSON.stringify(DIRECTORS.flatMap(() => oneLine)) && /~ 2 to update/.test(plan),
             "(engine)",
-            "preview --diff of a weight change should show one update with one changed line",
+            "preview --diff of a weight change should show one update with one changed line on each director",
             plan,
         );
         let up = "";
@@ -84,8 +105,8 @@ describe("changes under load, with zero failed requests", () => {
             up = pulumi(["up", "--yes", "--skip-preview", "--show-replacement-steps"]).stdout;
         });
         expectNoFailures(r, "the weight change");
-        check(/web-real-web1\s+updated/.test(up) && !/replaced|deleted/.test(up), "(engine)", "the real server was not updated in place", up);
-        check(ipvsTable().includes("-r 10.86.0.11:80 -g -w 3"), "director", "web1's weight is not 3", ipvsTable());
+        check(/web-real-web1\s+updated/.test(up) && /web-director2-real-web1\s+updated/.test(up) && !/replaced|deleted/.test(up), "(engine)", "the real server was not updated in place", up);
+        checkTables((t) => t.includes("-r 10.86.0.11:80 -g -w 3"), "web1's weight is not 3");
     });
 
     test("switch the scheduler rr -> wlc -> rr: the service is edited in place", () => {
@@ -97,9 +118,9 @@ describe("changes under load, with zero failed requests", () => {
                 pulumi(["up", "--yes", "--skip-preview"]);
             });
             expectNoFailures(r, `the switch to ${scheduler}`);
-            check(ipvsTable().includes(`-A -t ${VIP}:80 -s ${scheduler}`), "director", `the scheduler is not ${scheduler}`, ipvsTable());
+            checkTables((t) => t.includes(`-A -t ${VIP}:80 -s ${scheduler}`), `the scheduler is not ${scheduler}`);
             // A delete and re-add would have reset the service's connection counter.
-            check(serviceConns() >= connsBefore, "director", "the service's counters were reset: it was re-created", { connsBefore, after: serviceConns() });
+            check(serviceConns() >= connsBefore, master(), "the service's counters were reset: it was re-created", { connsBefore, after: serviceConns() });
         }
     });
 
@@ -111,8 +132,7 @@ describe("changes under load, with zero failed requests", () => {
                 pulumi(["up", "--yes", "--skip-preview"]);
             });
             expectNoFailures(r, `persistence ${persistence}`);
-            const table = ipvsTable();
-            check(persistence ? table.includes(`-p ${persistence}`) : !table.includes(" -p "), "director", `persistence is not ${persistence}`, table);
+            checkTables((t) => (persistence ? t.includes(`-p ${persistence}`) : !t.includes(" -p ")), `persistence is not ${persistence}`);
         }
     });
 
@@ -126,7 +146,9 @@ describe("changes under load, with zero failed requests", () => {
         // director's connection table tells the download's connection from theirs.
         onVm("nfs", "head -c 3145728 /dev/urandom > /srv/lvs/kgc/big.bin && cp /srv/lvs/kgc/big.bin /srv/lvs/benet/big.bin");
         const sum = onVm("nfs", "sha256sum < /srv/lvs/kgc/big.bin").stdout.split(" ")[0];
-        const journalMark = onVm("director", "journalctl -q -t lvs-dr -o cat | wc -l").stdout.trim();
+        // The active director: it sees the connections and drains from them (the backup drains too).
+        const active = master();
+        const journalMark = onVm(active, "journalctl -q -t lvs-dr -o cat | wc -l").stdout.trim();
         let up = "";
         let downloads = 0;
         const r = underLoad(() => {
@@ -134,10 +156,10 @@ describe("changes under load, with zero failed requests", () => {
                 const port = 20000 + downloads;
                 onVm("client", `nohup sh -c 'curl -sS --fail --local-port ${port} --limit-rate 16K -w %{time_total} -o /tmp/dl-${downloads} http://${VIP}/big.bin > /tmp/dl-${downloads}.time; echo $? > /tmp/dl-${downloads}.rc' >/dev/null 2>&1 &`);
                 onVm("client", "sleep 0.5");
-                const conns = onVm("director", "ipvsadm -Lnc").stdout;
+                const conns = onVm(active, "ipvsadm -Lnc").stdout;
                 if (new RegExp(`ESTABLISHED\\s+10\\.86\\.0\\.1:${port}\\s+\\S+\\s+10\\.86\\.0\\.33:80`).test(conns)) break;
             }
-            check(downloads < 30, "director", "no download went to web3 (30 tries)", onVm("director", "ipvsadm -Lnc").stdout);
+            check(downloads < 30, active, "no download went to web3 (30 tries)", onVm(active, "ipvsadm -Lnc").stdout);
             downloads++;
             editConfig((c) => {
                 c["lvs-dr:services"][0].realServers = c["lvs-dr:services"][0].realServers.filter((x: any) => x.host !== "web3");
@@ -154,7 +176,7 @@ describe("changes under load, with zero failed requests", () => {
         const results = onVm("client", `for i in $(seq 0 ${downloads - 1}); do echo "$(cat /tmp/dl-$i.rc) $(sha256sum < /tmp/dl-$i | cut -d' ' -f1)"; done; rm -f /tmp/dl-*`).stdout.trim().split("\n");
         check(results.every((l) => l === `0 ${sum}`), "client", `a download through the VIP did not complete intact (want "0 ${sum}")`, results);
         // The upstream provider shows a script's output only while it runs: the host's log keeps it.
-        const log = onVm("director", `journalctl -q -t lvs-dr -o cat | tail -n +${Number(journalMark) + 1}`).stdout;
+        const log = onVm(active, `journalctl -q -t lvs-dr -o cat | tail -n +${Number(journalMark) + 1}`).stdout;
         const drain = log.split("\n").find((l) => l.includes("drained 10.86.0.33:80"));
         const cut = log.split("\n").filter((l) => l.includes("connections cut by the drain timeout"));
         // In DR the director never sees the end of a connection the real server closes (Apache
@@ -164,11 +186,11 @@ describe("changes under load, with zero failed requests", () => {
         const silent = log.split("\n").filter((l) => l.includes("connections counted as ended"));
         process.stderr.write(`[e2e] ${drain?.trim() ?? "(no drain line in the director's log)"}; web3's download took ${web3Took} s\n`);
         for (const l of silent) process.stderr.write(`[e2e] ${l.trim()}\n`);
-        check(drain !== undefined, "director", "web3 was not drained before its removal", log);
+        check(drain !== undefined, active, "web3 was not drained before its removal", log);
         const waited = Number(/after (\d+)s \(active connections left: (\d+)/.exec(drain!)?.[1]);
         const left = Number(/active connections left: (\d+)/.exec(drain!)?.[1]);
-        check(waited >= 5 && left === 0, "director", "the drain did not wait for web3's download to end", [drain!, `web3's download (client port ${20000 + downloads - 1}) took ${web3Took} s`, ...cut]);
-        check(!ipvsTable().includes("10.86.0.33"), "director", "web3 is still a real server", ipvsTable());
+        check(waited >= 5 && left === 0, active, "the drain did not wait for web3's download to end", [drain!, `web3's download (client port ${20000 + downloads - 1}) took ${web3Took} s`, ...cut]);
+        checkTables((t) => !t.includes("10.86.0.33"), "web3 is still a real server");
         const leftOnWeb3 = onVm("web3", "ip -o -4 addr show dev lo; findmnt -n /var/www/html || true").stdout;
         check(!leftOnWeb3.includes(VIP) && !leftOnWeb3.includes("10.86.0.77"), "web3", "web3 still holds the VIP or the mount", leftOnWeb3);
         void up;
@@ -244,8 +266,7 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
 
     test("the repairs left no trace: no extra service, no leftover unit", () => {
         step("drift: after the repairs");
-        const table = ipvsTable();
-        check(!table.includes(":8080") && !table.includes("10.86.0.33"), "director", "an extra IPVS entry is still there", table);
+        checkTables((t) => !t.includes(":8080") && !t.includes("10.86.0.33"), "an extra IPVS entry is still there");
         const units = onVm("web1", "ls /etc/systemd/system | grep -c 'lvs-dr-vip-10.86.0.99' || true").stdout.trim();
         check(units === "0", "web1", "the leftover unit is still there", units);
     });

@@ -3,20 +3,21 @@
  * one that lost the VIP from its lo, which only a check through the VIP sees) and put it back, and a
  * director pair fails over when the active director loses power, with a long download intact, and
  * takes no second outage when that director boots again. Every step under the checked load. Runs
- * after day2.test.ts (the sequencer sorts by name), on its deployment, with the lab's director2 as the
- * second director; its destroy ends the suites' one deployment.
+ * after day2.test.ts (the sequencer sorts by name), on the director pair it made and left deployed;
+ * its destroy ends the suites' one deployment.
  */
 import {
     baseline,
     baselineVms,
     check,
-    editConfig,
+    DIRECTORS,
     expectNoFailures,
     fingerprintDiff,
     fingerprints,
     installLoad,
     journalRuns,
     lab,
+    master,
     onVm,
     PAGES,
     pulumi,
@@ -27,15 +28,6 @@ import {
 } from "./lab";
 
 jest.setTimeout(30 * 60_000);
-
-const DIRECTORS = ["director", "director2"];
-
-/** Which director holds the VIP now (exactly one must). */
-function master(): string {
-    const holders = DIRECTORS.filter((d) => onVm(d, `ip -o -4 addr show dev eth1 | grep -qF ' ${VIP}/32' && echo yes || true`, { allowFail: true }).stdout.includes("yes"));
-    check(holders.length === 1, holders.join(",") || "(none)", `exactly one director should hold ${VIP}`, holders);
-    return holders[0];
-}
 
 /**
  * Seconds (seen from the test runner: an upper bound) until `cond` holds on `vm`, polled there every
@@ -50,20 +42,10 @@ function secondsUntil(vm: string, cond: string, limit = 60): number {
 const inTable = (addr: string) => `ipvsadm -S -n | grep -q -- '-a -t ${VIP}:80 -r ${addr}:80 '`;
 
 beforeAll(() => {
-    step("ha: director2 joins: the pair");
-    lab(["start", "director2"]);
-    // A director behind its own firewall (ufw): lvs-dr must admit the service port, and VRRP and
-    // the sync daemon from the peer only; the failover below goes through it.
-    onVm("director2", "ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null");
-    // Kept for the destroy at the end (lab.ts, baseline): director2 before lvs-dr touches it.
-    baseline(["director2", "director", "web1", "web2", "nfs"]);
-    editConfig((c) => {
-        const d = c["lvs-dr:director"];
-        delete d.host;
-        d.hosts = DIRECTORS;
-    });
-    pulumi(["up", "--yes", "--skip-preview"]);
+    step("ha: the pair that day2.test.ts made");
     installLoad();
+    // director2 runs its own firewall (ufw, enabled before lvs-dr first touched it): lvs-dr admitted
+    // the service port, and VRRP and the sync daemon from the peer only; the failover goes through it.
     const rules = onVm("director2", "ufw show added").stdout;
     for (const rule of ["ufw allow 80/tcp", "ufw allow from 10.86.0.44 proto vrrp", "ufw allow from 10.86.0.44 to any port 8848 proto udp"]) {
         check(rules.split("\n").includes(rule), "director2", `"${rule}" is not in ufw`, rules);

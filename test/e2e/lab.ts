@@ -101,6 +101,8 @@ export const STACK_FILE = path.join(ROOT, "Pulumi.lab.yaml");
 export const VIP = "10.86.0.180";
 export const PAGES = ["this is kgc web!", "this is benet web!"];
 export const CLUSTER_VMS = ["director", "web1", "web2", "nfs"];
+/** The director pair that day2.test.ts makes of the cluster and ha.test.ts fails over. */
+export const DIRECTORS = ["director", "director2"];
 const LOAD_DIR = "/tmp/lvs-dr-load";
 // The load's positive control: a check of 0 failed requests means something only if requests kept
 // coming during the change. At 5 requests/s an outage of one second shows as about five failures.
@@ -262,4 +264,11 @@ export function baselineVms(): string[] {
     if (!fs.existsSync(BASELINE_FILE)) return [];
     const read = JSON.parse(fs.readFileSync(BASELINE_FILE, "utf8"));
     return read.lab === labId() ? Object.keys(read.vms) : [];
+}
+
+/** Which director of the pair holds the VIP now (exactly one must). */
+export function master(): string {
+    const holders = DIRECTORS.filter((d) => onVm(d, `ip -o -4 addr show dev eth1 | grep -qF ' ${VIP}/32' && echo yes || true`, { allowFail: true }).stdout.includes("yes"));
+    check(holders.length === 1, holders.join(",") || "(none)", `exactly one director should hold ${VIP}`, holders);
+    return holders[0];
 }

@@ -48,7 +48,7 @@ test("the dev config (the recipe's topology) is valid and normalized", () => {
     expect(spec.services[0].healthCheck).toEqual({
         type: "tcp",
         interval: 1,
-        timeout: 0.8,
+        timeout: 0.5,
         failuresBeforeDown: 2,
         successesBeforeUp: 1,
         throughVip: true,
@@ -199,13 +199,20 @@ describe("health checks and the director pair", () => {
         v.director.hosts = ["director", "director2"];
     };
 
-    test("a pair: VRRPv3, adverts every second, router and sync ids left to random resources", () => {
+    test("a pair: VRRPv3, adverts every half second, router and sync ids left to random resources", () => {
         const v = dev();
         pair(v);
         const spec = parseClusterConfig(raw(v));
         expect(spec.director.hosts).toEqual(["director", "director2"]);
-        expect(spec.director.vrrp).toEqual({ version: 3, advertInterval: 1 });
+        expect(spec.director.vrrp).toEqual({ version: 3, advertInterval: 0.5 });
         expect(spec.director.syncId).toBeUndefined();
+    });
+
+    test("a pair on VRRPv2 defaults to whole-second adverts (v2 has no others)", () => {
+        const v = dev();
+        pair(v);
+        v.director.vrrp = { version: 2 };
+        expect(parseClusterConfig(raw(v)).director.vrrp).toEqual({ version: 2, advertInterval: 1 });
     });
 
     test("an http check with its defaults, and a udp service's default check is udp", () => {
