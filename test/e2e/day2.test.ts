@@ -23,6 +23,7 @@ import {
     step,
     underLoad,
     VIP,
+    vrrpMasterEntries,
 } from "./lab";
 
 jest.setTimeout(30 * 60_000);
@@ -66,7 +67,11 @@ beforeAll(() => {
     });
     pulumi(["up", "--yes", "--skip-preview"]);
     installLoad();
+    pairAtStart = { master: master(), entries: DIRECTORS.map(vrrpMasterEntries) };
 });
+
+/** Which director became master when the pair formed, and each one's count of master entries then. */
+let pairAtStart: { master: string; entries: number[] };
 
 describe("changes under load, with zero failed requests", () => {
     test("add a third web server", () => {
@@ -274,3 +279,11 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
 
 // No destroy here: the HA suite (ha.test.ts, next) takes this deployment over and turns it into a
 // director pair, then destroys it (a destroy and a deploy less in npm test).
+
+test("the pair held still through every change: no VRRP transition (adverts every 0.5 s, under load)", () => {
+    step("day-2: the pair held still");
+    const entries = DIRECTORS.map(vrrpMasterEntries);
+    // Positive control: the master's own entry is in its journal, so a transition would be counted.
+    check(entries[DIRECTORS.indexOf(pairAtStart.master)] >= 1, pairAtStart.master, "the master's journal has no 'Entering MASTER STATE': this check could not fail", entries);
+    check(master() === pairAtStart.master && JSON.stringify(entries) === JSON.stringify(pairAtStart.entries), DIRECTORS.join(","), "VRRP moved during the day-2 changes (a flap)", { before: pairAtStart, after: entries });
+});

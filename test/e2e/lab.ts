@@ -272,3 +272,8 @@ export function master(): string {
     check(holders.length === 1, holders.join(",") || "(none)", `exactly one director should hold ${VIP}`, holders);
     return holders[0];
 }
+
+/** How many times keepalived on `vm` has entered the VRRP master state (in its journal). */
+export function vrrpMasterEntries(vm: string): number {
+    return Number(onVm(vm, "journalctl -q -u lvs-dr-keepalived -o cat | grep -c 'Entering MASTER STATE' || true").stdout.trim());
+}
