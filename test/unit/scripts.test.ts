@@ -595,7 +595,7 @@ describe("keepalived's config as the scripts render it (checked by the real keep
     });
 });
 
-describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against a stand-in ufw", () => {
+describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-ins of ufw and firewalld", () => {
     /**
      * A stand-in ufw that keeps its added rules in a file and prints them as `ufw show added` does
      * (ufw 0.36: "ufw allow 80/tcp", "ufw allow from A proto vrrp", "ufw allow from A to any port
@@ -682,5 +682,98 @@ describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against a stan
             ["fw_sync director 80/tcp vrrp@10.86.0.45", "ufw delete allow from 10.86.0.45 proto vrrp", "fw_check director 80/tcp vrrp@10.86.0.45"].join("\n"),
         );
         expect(out).toMatch(/drift: vrrp@10\.86\.0\.45 is not open in ufw/);
+    });
+
+    /**
+     * A stand-in firewall-cmd (firewalld 1.x) with a runtime and a permanent set of ports and rich
+     * rules: --add/--remove/--query-port and -rich-rule, with and without --permanent. It refuses a
+     * rich rule that is not one of firewalld's forms for a source address with a protocol or a port
+     * (firewalld.richlanguage(5)), as firewall-cmd would ("INVALID_RULE").
+     */
+    function withFirewalld(body: string): { out: string; permanent: string[]; runtime: string[] } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-fwd-"));
+        try {
+            const bin = path.join(dir, "bin");
+            fs.mkdirSync(bin);
+            for (const set of ["permanent", "runtime"]) fs.writeFileSync(path.join(dir, set), "port 22/tcp\n");
+            fs.writeFileSync(
+                path.join(bin, "firewall-cmd"),
+                [
+                    "#!/bin/bash",
+                    `dir=${shellQuote(dir)}`,
+                    "set=runtime; op=''; kind=''; value=''",
+                    "for a in \"$@\"; do",
+                    "    case \"$a\" in",
+                    "        --quiet) ;;",
+                    "        --permanent) set=permanent ;;",
+                    "        --add-port=*|--remove-port=*|--query-port=*) op=${a%%-port=*}; kind=port; value=${a#*=} ;;",
+                    "        --add-rich-rule=*|--remove-rich-rule=*|--query-rich-rule=*) op=${a%%-rich-rule=*}; kind=rich; value=${a#*=} ;;",
+                    "        *) echo \"usage: $a\" >&2; exit 2 ;;",
+                    "    esac",
+                    "done",
+                    "if [ \"$kind\" = port ]; then [[ $value =~ ^[0-9]+/(tcp|udp)$ ]] || { echo INVALID_PORT >&2; exit 1; }; fi",
+                    "if [ \"$kind\" = rich ]; then",
+                    "    [[ $value =~ ^rule\\ family=\\\"ipv4\\\"\\ source\\ address=\\\"[0-9.]+\\\"\\ (protocol\\ value=\\\"[a-z]+\\\"|port\\ port=\\\"[0-9]+\\\"\\ protocol=\\\"(tcp|udp)\\\")\\ accept$ ]] || { echo \"INVALID_RULE: $value\" >&2; exit 1; }",
+                    "fi",
+                    "line=\"$kind $value\"; f=\"$dir/$set\"",
+                    "case \"$op\" in",
+                    "    --add) grep -qxF \"$line\" \"$f\" || echo \"$line\" >>\"$f\" ;;",
+                    "    --remove) grep -vxF \"$line\" \"$f\" >\"$f.new\"; mv \"$f.new\" \"$f\" ;;",
+                    "    --query) grep -qxF \"$line\" \"$f\" ;;",
+                    "    *) exit 2 ;;",
+                    "esac",
+                ].join("\n"),
+                { mode: 0o755 },
+            );
+            const script = [
+                `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+                `PATH=${shellQuote(bin)}:$PATH LVS_STATE=${shellQuote(path.join(dir, "state"))}`,
+                "LVS_RESOURCE=director-keepalived",
+                // firewalld is the active firewall (fw_backend asks systemctl).
+                'systemctl() { [ "$*" = "is-active --quiet firewalld" ]; }',
+                'ufw() { echo "ufw must not be called" >&2; return 1; }',
+                'changed() { echo "changed: $*"; }',
+                'drift() { echo "drift: $*"; }',
+                body,
+            ].join("\n");
+            const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+            expect(r.stderr).toBe("");
+            expect(r.status).toBe(0);
+            const read = (set: string) => fs.readFileSync(path.join(dir, set), "utf8").trim().split("\n");
+            return { out: r.stdout, permanent: read("permanent"), runtime: read("runtime") };
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    test("firewalld: a pair's rules as a port and rich rules from the peer, runtime and permanent; checked; revoked to what was there", () => {
+        const pairRules = "80/tcp vrrp@10.86.0.45 8848/udp@10.86.0.45";
+        const opened = withFirewalld([`fw_sync director ${pairRules}`, `fw_check director ${pairRules}`, "cat \"$LVS_STATE/firewall/director\""].join("\n"));
+        const want = [
+            "port 22/tcp",
+            "port 80/tcp",
+            'rich rule family="ipv4" source address="10.86.0.45" protocol value="vrrp" accept',
+            'rich rule family="ipv4" source address="10.86.0.45" port port="8848" protocol="udp" accept',
+        ];
+        expect(opened.permanent).toEqual(want);
+        expect(opened.runtime).toEqual(want);
+        expect(opened.out).not.toMatch(/drift:/);
+        expect(opened.out).toMatch(/changed: opened vrrp@10\.86\.0\.45 in firewalld/);
+        const revoked = withFirewalld([`fw_sync director ${pairRules}`, "fw_revoke director"].join("\n"));
+        expect(revoked.permanent).toEqual(["port 22/tcp"]);
+        expect(revoked.runtime).toEqual(["port 22/tcp"]);
+    });
+
+    test("firewalld: a rich rule deleted by hand is drift, and the next sync puts it back", () => {
+        const { out, permanent } = withFirewalld(
+            [
+                "fw_sync director 80/tcp vrrp@10.86.0.45",
+                "firewall-cmd --quiet --permanent --remove-rich-rule='rule family=\"ipv4\" source address=\"10.86.0.45\" protocol value=\"vrrp\" accept'",
+                "fw_check director 80/tcp vrrp@10.86.0.45",
+                "fw_sync director 80/tcp vrrp@10.86.0.45",
+            ].join("\n"),
+        );
+        expect(out).toMatch(/drift: vrrp@10\.86\.0\.45 is not open in firewalld/);
+        expect(permanent).toContain('rich rule family="ipv4" source address="10.86.0.45" protocol value="vrrp" accept');
     });
 });
