@@ -10,16 +10,15 @@
 #     downloading a 10 MB file through the VIP (DR: a few percent, only ACKs; NAT would be > 100 %)
 #   - requests per second through the VIP against the same load sent straight to web1, as a ratio
 # With --pair, also the director pair and its checks (director2 boots too), on VRRPv3 and VRRPv2,
-# each at its default advert interval and the default checks:
-#   - seconds from Apache stopping on web1 until the active director's keepalived took web1 out of
-#     the IPVS table, and the failed requests in that window (then 0 are expected)
-#   - the same for web1's VIP deleted from its lo (Apache still up: only the check through the VIP
-#     sees it; its connect times out instead of being refused)
-#   - seconds from a power cut of the active director until the client is served through the VIP
-#     again, and the failed requests in that window
-#   Times are taken on this machine's clock from before the SSH command that breaks something until
-#   the SSH command that polls for the outcome returns, less one SSH round trip (measured): upper
-#   bounds by about the break command's own time.
+# each at its default advert interval and the default checks, under the checked load of
+# test/e2e/load.sh (its failed requests counted) and a probe (scripts/bench-probe.sh: a request every
+# 0.1 s) that times each outage on the client's own clock, from its first failed request to the first
+# one served after the last failure:
+#   - Apache stopped on web1: until the active director's keepalived took web1 out of rotation (then
+#     0 failed requests are expected)
+#   - web1's VIP deleted from its lo (Apache still up: only the check through the VIP sees it; its
+#     connect times out instead of being refused)
+#   - a power cut of the active director: until the backup serves the VIP
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIR=no
@@ -84,11 +83,11 @@ cli_rx0=$(on client cat /sys/class/net/eth1/statistics/rx_bytes)
 on client "curl -sS --fail -o /dev/null http://$VIP/big.bin"
 dir_tx=$(($(on director cat /sys/class/net/eth1/statistics/tx_bytes) - dir_tx0))
 cli_rx=$(($(on client cat /sys/class/net/eth1/statistics/rx_bytes) - cli_rx0))
-offload=$(echo "scale=2; 100 * $dir_tx / $cli_rx" | bc)
+offload=$(printf '%.2f' "$(echo "scale=4; 100 * $dir_tx / $cli_rx" | bc)")
 
 vip_rps=$(rps "http://$VIP/" 300)
 direct_rps=$(rps "http://10.86.0.11/" 300)
-ratio=$(echo "scale=2; $vip_rps / $direct_rps" | bc -l)
+ratio=$(printf '%.2f' "$(echo "$vip_rps / $direct_rps" | bc -l)")
 
 pair_json=""
 pair_lines=""
@@ -106,24 +105,15 @@ if [ "$PAIR" = yes ]; then
             if on "$d" "ip -o -4 addr show dev eth1" | grep -qF " $VIP/32"; then echo "$d"; return; fi
         done
     }
-    # An SSH round trip that does nothing: what each timed command below costs besides its work.
-    t=$(now)
-    for _ in 1 2 3; do on client true; done
-    ssh_rtt=$(echo "($(now) - $t) / 3" | bc -l)
+    on client "cat > /root/probe.sh" <scripts/bench-probe.sh
+    probe_start() { on client "nohup bash /root/probe.sh http://$VIP/ /tmp/bench-probe.log /tmp/bench-probe.stop >/dev/null 2>&1 &"; }
+    probe_window() { on client "touch /tmp/bench-probe.stop; sleep 1; bash /root/probe.sh --window /tmp/bench-probe.log"; }
+    in_table() { on "$1" "until ipvsadm -S -n | grep -q -- '-r 10.86.0.11:80 '; do sleep 0.2; done"; }
+    out_of_table() { on "$1" "until ! ipvsadm -S -n | grep -q -- '-r 10.86.0.11:80 '; do sleep 0.2; done"; }
     bash lab/lab.sh start director2 >/dev/null
     pulumi config rm --path lvs-dr:director.host >/dev/null
     pulumi config set --path 'lvs-dr:director.hosts[0]' director
     pulumi config set --path 'lvs-dr:director.hosts[1]' director2
-    # out_after ACTIVE CMD_VM CMD: seconds from before CMD runs on CMD_VM until ACTIVE's IPVS table
-    # has no web1 (less an SSH round trip).
-    out_after() {
-        local t
-        t=$(now)
-        on "$2" "$3"
-        on "$1" "until ! ipvsadm -S -n | grep -q -- '-r 10.86.0.11:80 '; do sleep 0.05; done"
-        echo "$(now) - $t - $ssh_rtt" | bc -l
-    }
-    back_in() { on "$1" "until ipvsadm -S -n | grep -q -- '-r 10.86.0.11:80 '; do sleep 0.2; done"; }
     for version in 3 2; do
         pulumi config set --type int --path lvs-dr:director.vrrp.version "$version"
         pulumi up --yes --skip-preview >/dev/null
@@ -132,41 +122,48 @@ if [ "$PAIR" = yes ]; then
         active=$(master)
         # A real server's death: Apache stopped.
         load_start
+        probe_start
         sleep 3
-        out_s=$(out_after "$active" web1 "systemctl stop apache2")
+        on web1 systemctl stop apache2
+        out_of_table "$active"
+        sleep 1
+        out_s=$(probe_window)
         read -r rs_requests rs_failed < <(load_stop)
         load_start
         sleep 15
         read -r after_requests after_failed < <(load_stop)
         on web1 systemctl start apache2
-        back_in "$active"
+        in_table "$active"
         # A real server that drops the VIP's packets: the VIP off its lo.
         load_start
+        probe_start
         sleep 3
-        vip_out_s=$(out_after "$active" web1 "ip address del $VIP/32 dev lo")
+        on web1 "ip address del $VIP/32 dev lo"
+        out_of_table "$active"
+        sleep 1
+        vip_out_s=$(probe_window)
         read -r vip_requests vip_failed < <(load_stop)
         on web1 "ip address add $VIP/32 dev lo"
-        back_in "$active"
+        in_table "$active"
         # The active director's death.
         load_start
+        probe_start
         sleep 3
-        t=$(now)
         bash lab/lab.sh kill "$active" >/dev/null
-        on client "until curl -s -m 0.5 -o /dev/null http://$VIP/; do sleep 0.05; done"
-        failover_s=$(echo "$(now) - $t - $ssh_rtt" | bc -l)
+        on client "until curl -s -m 0.5 -o /dev/null http://$VIP/; do sleep 0.1; done"
         sleep 5
+        failover_s=$(probe_window)
         read -r fo_requests fo_failed < <(load_stop)
         bash lab/lab.sh start "$active" >/dev/null
         line=$(printf '  pair, VRRPv%s (advert %s s): web1 out %.1f s after Apache stopped (%d of %d requests failed meanwhile, then %d of %d in 15 s), %.1f s after its VIP left lo (%d of %d failed); failover %.1f s after the power cut of %s (%d of %d requests failed)' \
             "$version" "$advert" "$out_s" "$rs_failed" "$rs_requests" "$after_failed" "$after_requests" "$vip_out_s" "$vip_failed" "$vip_requests" "$failover_s" "$active" "$fo_failed" "$fo_requests")
         echo "$line" >&2
         pair_lines+="$line"$'\n'
-        pair_json+=$(printf ',\n  "pair_v%s_advert_s": %s,\n  "pair_v%s_rs_out_s": %.1f,\n  "pair_v%s_rs_out_failed": %d,\n  "pair_v%s_rs_out_requests": %d,\n  "pair_v%s_after_out_failed": %d,\n  "pair_v%s_after_out_requests": %d,\n  "pair_v%s_vip_out_s": %.1f,\n  "pair_v%s_vip_out_failed": %d,\n  "pair_v%s_vip_out_requests": %d,\n  "pair_v%s_failover_s": %.1f,\n  "pair_v%s_failover_failed": %d,\n  "pair_v%s_failover_requests": %d' \
+        pair_json+=$(printf ',\n  "pair_v%s_advert_s": %s,\n  "pair_v%s_rs_out_s": %.2f,\n  "pair_v%s_rs_out_failed": %d,\n  "pair_v%s_rs_out_requests": %d,\n  "pair_v%s_after_out_failed": %d,\n  "pair_v%s_after_out_requests": %d,\n  "pair_v%s_vip_out_s": %.2f,\n  "pair_v%s_vip_out_failed": %d,\n  "pair_v%s_vip_out_requests": %d,\n  "pair_v%s_failover_s": %.2f,\n  "pair_v%s_failover_failed": %d,\n  "pair_v%s_failover_requests": %d' \
             "$version" "$advert" "$version" "$out_s" "$version" "$rs_failed" "$version" "$rs_requests" "$version" "$after_failed" "$version" "$after_requests" \
             "$version" "$vip_out_s" "$version" "$vip_failed" "$version" "$vip_requests" \
             "$version" "$failover_s" "$version" "$fo_failed" "$version" "$fo_requests")
     done
-    pair_json+=$(printf ',\n  "ssh_round_trip_s": %.2f' "$ssh_rtt")
 fi
 
 pulumi destroy --yes --skip-preview >/dev/null
