@@ -49,7 +49,7 @@ export interface Cluster {
 
 /** The ports of these services as PORT/PROTO, each once: what a host opens in its firewall. */
 export function servicePorts(services: ServiceSpec[]): string[] {
-    return [...new Set(services.map((s) => `${s.port}/${s.protocol}`))];
+    return [...new Set(services.flatMap((s) => s.ports.map((p) => `${p}/${s.protocol}`)))];
 }
 
 export function deployCluster(spec: ClusterSpec): Cluster {
@@ -138,6 +138,10 @@ export function clusterOutputs(spec: ClusterSpec) {
             name: s.name,
             vip: s.vip,
             port: s.port,
+            /** Every port: [port], or a firewall-mark service's ports. */
+            ports: s.ports,
+            /** A firewall-mark service's mark; 0 for a VIP:PORT service. */
+            fwmark: s.fwmark,
             protocol: s.protocol,
             scheduler: s.scheduler,
             method: s.method,

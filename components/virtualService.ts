@@ -1,6 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { RealServerRef, ServiceSpec } from "./config";
+import { CHECK_MARK_BASE } from "./config/services";
+import { pickMarks } from "./config/common";
 import { Director } from "./director";
 import { deployHostPlan, HostPlan } from "./host";
 import { LiveState } from "./liveState";
@@ -18,31 +20,15 @@ export interface VirtualServiceArgs {
 }
 
 /** A real server of a service, as the check marks name it: "tcp-10.86.0.180-80 10.86.0.11:80". */
-export function checkKey(s: Pick<ServiceSpec, "protocol" | "vip" | "port">, r: Pick<RealServerRef, "address" | "port">): string {
+export function checkKey(s: ServiceKey, r: Pick<RealServerRef, "address" | "port">): string {
     return `${serviceId(s)} ${r.address}:${r.port}`;
 }
 
 /** The firewall marks of checks through the VIP: 0x4c56 ("LV") in the high half, so ours are easy
  * to tell apart, and a hash of the real server's key in the low half, so adding or removing one
  * leaves the others' marks as they were; a collision takes the next free mark, in key order. */
-export const CHECK_MARK_BASE = 0x4c560000;
 export function checkMarks(services: ServiceSpec[]): Map<string, number> {
-    const keys = [...new Set(services.flatMap((s) => s.realServers.map((r) => checkKey(s, r))))].sort();
-    const used = new Set<number>();
-    const marks = new Map<string, number>();
-    for (const key of keys) {
-        let low = fnv1a16(key);
-        while (used.has(low)) low = (low + 1) & 0xffff;
-        used.add(low);
-        marks.set(key, CHECK_MARK_BASE + low);
-    }
-    return marks;
-}
-
-function fnv1a16(text: string): number {
-    let h = 0x811c9dc5;
-    for (const byte of Buffer.from(text, "utf8")) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
-    return ((h >>> 16) ^ h) & 0xffff;
+    return pickMarks(services.flatMap((s) => s.realServers.map((r) => checkKey(s, r))), CHECK_MARK_BASE);
 }
 
 /** ipvs-real.sh's check parameters for a real server. */
@@ -60,9 +46,15 @@ export function checkParams(s: ServiceSpec, mark: number): Record<string, string
     };
 }
 
-/** The id of a service on the director's disk and in unit names: "tcp-10.86.0.180-80". */
-export function serviceId(s: Pick<ServiceSpec, "protocol" | "vip" | "port">): string {
-    return `${s.protocol}-${s.vip}-${s.port}`;
+/** What names a service in IPVS: its protocol, VIP and port, or its firewall mark. */
+export type ServiceKey = Pick<ServiceSpec, "protocol" | "vip" | "port" | "fwmark">;
+
+/**
+ * The id of a service on the director's disk and in unit names: "tcp-10.86.0.180-80", or for a
+ * firewall-mark service "tcp-10.86.0.180-fwm1280704052".
+ */
+export function serviceId(s: ServiceKey): string {
+    return s.fwmark ? `${s.protocol}-${s.vip}-fwm${s.fwmark}` : `${s.protocol}-${s.vip}-${s.port}`;
 }
 
 /**
@@ -73,7 +65,9 @@ export function serviceId(s: Pick<ServiceSpec, "protocol" | "vip" | "port">): st
 export function virtualServicePlan(name: string, args: VirtualServiceArgs, director: Director): HostPlan {
     const s = args.service;
     const id = serviceId(s);
-    const common = { SERVICE_ID: id, PROTOCOL: s.protocol, VIP: s.vip, PORT: s.port };
+    // A firewall-mark service also has its mark and ports (a VIP:PORT service's commands are as before).
+    const marked: Record<string, number | string[]> = s.fwmark ? { FWMARK: s.fwmark, PORTS: s.ports.map(String) } : {};
+    const common = { SERVICE_ID: id, PROTOCOL: s.protocol, VIP: s.vip, PORT: s.port, ...marked };
     return {
         component: name,
         lib: toolkitDir("director"),
@@ -85,7 +79,7 @@ export function virtualServicePlan(name: string, args: VirtualServiceArgs, direc
                 concern: "ipvs-service",
                 object: `ipvs-${id}`,
                 params: { ...common, SCHEDULER: s.scheduler, PERSISTENCE: s.persistence },
-                identity: [s.protocol, s.vip, String(s.port)],
+                identity: s.fwmark ? [s.protocol, s.vip, s.ports.join(","), String(s.fwmark)] : [s.protocol, s.vip, String(s.port)],
                 after: [director],
             },
             ...s.realServers.map((r) => {
@@ -146,6 +140,8 @@ export class VirtualService extends pulumi.ComponentResource {
         this.registerOutputs({
             vip: s.vip,
             port: s.port,
+            ports: s.ports,
+            fwmark: s.fwmark,
             protocol: s.protocol,
             scheduler: s.scheduler,
             method: s.method,

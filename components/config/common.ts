@@ -54,6 +54,29 @@ export const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {
 });
 export const port = z.number().int().min(1).max(65535);
 
+/** A 16-bit FNV-1a hash of `text` (the low half of the firewall marks lvs-dr picks). */
+export function fnv1a16(text: string): number {
+    let h = 0x811c9dc5;
+    for (const byte of Buffer.from(text, "utf8")) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+    return ((h >>> 16) ^ h) & 0xffff;
+}
+
+/**
+ * Picks a mark `base + fnv1a16(key)` for each key, in key order, taking the next free one on a
+ * collision (with `taken` and with each other), so adding or removing a key leaves the others' marks.
+ */
+export function pickMarks(keys: string[], base: number, taken: Set<number> = new Set()): Map<string, number> {
+    const used = new Set([...taken].filter((m) => m >= base && m <= base + 0xffff).map((m) => m - base));
+    const marks = new Map<string, number>();
+    for (const key of [...new Set(keys)].sort()) {
+        let low = fnv1a16(key);
+        while (used.has(low)) low = (low + 1) & 0xffff;
+        used.add(low);
+        marks.set(key, base + low);
+    }
+    return marks;
+}
+
 /** Why `p` cannot be used as an export or mount path, or undefined when it can. */
 export function pathProblem(p: string): string | undefined {
     if (!p.startsWith("/")) return "must be an absolute path (starting with /)";

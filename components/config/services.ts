@@ -3,7 +3,7 @@
  */
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { at, ipv4, name, port, Problems } from "./common";
+import { at, ipv4, name, pickMarks, port, Problems } from "./common";
 import { Hosts } from "./hosts";
 
 /** Every IPVS scheduler the Linux kernel ships (ipvsadm(8), net/netfilter/ipvs). */
@@ -15,6 +15,14 @@ export const PROTOCOLS = ["tcp", "udp"] as const;
 export const METHODS = ["dr"] as const;
 /** ipvsadm(8): "weight is an integer specifying the capacity of a server ... 0 to 65535". */
 export const MAX_WEIGHT = 65535;
+/**
+ * Firewall marks lvs-dr picks: 0x4c56 ("LV") in the high half of the marks of checks through the VIP
+ * (one per real server), 0x4c55 in those of fwmark services without a `fwmark` in the config.
+ */
+export const SERVICE_MARK_BASE = 0x4c550000;
+export const CHECK_MARK_BASE = 0x4c560000;
+/** How many ports one firewall-mark service may name. */
+export const MAX_SERVICE_PORTS = 16;
 
 const realServerSchema = z.strictObject({
     host: name,
@@ -86,7 +94,16 @@ export type HealthCheckSpec = z.infer<typeof healthCheckSchema>;
 export const serviceSchema = z.strictObject({
     name: name.optional(),
     vip: ipv4,
-    port,
+    /** The service's port: an IPVS service VIP:PORT. */
+    port: port.optional(),
+    /**
+     * ...or several ports of the VIP balanced as one service (IPVS fwmark service): lvs-dr's nftables
+     * table on the director marks the VIP's packets to these ports, and persistence then keeps a
+     * client on one real server across all of them (80 + 443). Health checks use the first port.
+     */
+    ports: z.array(port).min(1).max(MAX_SERVICE_PORTS).optional(),
+    /** The mark of a `ports` service (default: picked by lvs-dr, 0x4c55xxxx). */
+    fwmark: z.number().int().min(1).max(0xffffffff).optional(),
     protocol: z.enum(PROTOCOLS).default("tcp"),
     scheduler: z.enum(SCHEDULERS).default("wlc"),
     method: z.enum(METHODS).default("dr"),
@@ -169,8 +186,15 @@ export interface DirectorSpec {
 export type RealServerRef = Required<z.infer<typeof realServerSchema>> & { address: string };
 
 /** A service as the components build it: named, with its real servers resolved to addresses. */
-export type ServiceSpec = Omit<z.infer<typeof serviceSchema>, "name" | "realServers" | "healthCheck"> & {
+export type ServiceSpec = Omit<z.infer<typeof serviceSchema>, "name" | "port" | "ports" | "fwmark" | "realServers" | "healthCheck"> & {
     name: string;
+    /** The port clients use; of a firewall-mark service, its first port (the one checks use). */
+    port: number;
+    /** Every port of the service: [port], or a firewall-mark service's ports. */
+    ports: number[];
+    /** The firewall mark of a firewall-mark service (`ports`); 0 for a VIP:PORT service. */
+    fwmark: number;
+    /** Its real servers; of a firewall-mark service, each with port 0 (DR keeps the client's port). */
     realServers: RealServerRef[];
     healthCheck: HealthCheckSpec;
 };
@@ -237,6 +261,7 @@ export function normalizeServices(
     const serviceKeys = new Map<string, number>();
     const serviceNames = new Map<string, number>();
     const realServerHosts: string[] = [];
+    const explicitMarks = new Map<number, number>();
     raw.forEach((s, i) => {
         const svcAt = (...p: PropertyKey[]) => at("services", i, ...p);
         if (!vipSet.has(s.vip)) {
@@ -244,10 +269,30 @@ export function normalizeServices(
                 `${svcAt("vip")}: ${s.vip} is not one of the director's VIPs (${at("director", "vips")}: ${[...vipSet].join(", ")})`,
             );
         }
-        const key = `${s.protocol}/${s.vip}:${s.port}`;
-        if (serviceKeys.has(key)) problems.push(`${svcAt()}: ${key} is already defined by services[${serviceKeys.get(key)}]`);
-        serviceKeys.set(key, i);
-        const svcName = s.name ?? `${s.protocol}-${s.port}-${s.vip.replace(/\./g, "-")}`;
+        if (s.port !== undefined && s.ports !== undefined) {
+            problems.push(`${svcAt()}: set either port (one port) or ports (a firewall-mark service), not both`);
+        } else if (s.port === undefined && s.ports === undefined) {
+            problems.push(`${svcAt("port")}: is required: the service's port, or ports: [...] for several`);
+        }
+        const marked = s.ports !== undefined;
+        const ports = s.ports ?? (s.port !== undefined ? [s.port] : []);
+        if (s.fwmark !== undefined) {
+            if (!marked) problems.push(`${svcAt("fwmark")}: a firewall mark needs ports: [...] (a firewall-mark service)`);
+            else if (s.fwmark >= CHECK_MARK_BASE && s.fwmark <= CHECK_MARK_BASE + 0xffff) {
+                problems.push(`${svcAt("fwmark")}: ${s.fwmark} is in 0x4c560000-0x4c56ffff, the marks of lvs-dr's health checks`);
+            } else if (explicitMarks.has(s.fwmark)) {
+                problems.push(`${svcAt("fwmark")}: ${s.fwmark} is already the mark of services[${explicitMarks.get(s.fwmark)}]`);
+            } else explicitMarks.set(s.fwmark, i);
+        }
+        ports.forEach((p, k) => {
+            const key = `${s.protocol}/${s.vip}:${p}`;
+            const where = marked ? svcAt("ports", k) : svcAt();
+            if (ports.indexOf(p) !== k) problems.push(`${where}: ${p} is listed twice`);
+            else if (serviceKeys.has(key)) problems.push(`${where}: ${key} is already defined by services[${serviceKeys.get(key)}]`);
+            else serviceKeys.set(key, i);
+        });
+        const port0 = ports[0] ?? 0;
+        const svcName = s.name ?? `${s.protocol}-${marked ? ports.join("-") : port0}-${s.vip.replace(/\./g, "-")}`;
         if (serviceNames.has(svcName)) {
             problems.push(`${svcAt("name")}: "${svcName}" is already the name of services[${serviceNames.get(svcName)}]`);
         }
@@ -259,10 +304,12 @@ export function normalizeServices(
             const h = hosts.require(r.host, rAt("host"));
             if (seen.has(r.host)) problems.push(`${rAt("host")}: "${r.host}" is already realServers[${seen.get(r.host)}] of this service`);
             seen.set(r.host, j);
-            const rport = r.port ?? s.port;
-            if (s.method === "dr" && rport !== s.port) {
+            const rport = marked ? 0 : (r.port ?? port0);
+            if (marked && r.port !== undefined) {
+                problems.push(`${rAt("port")}: a firewall-mark service has no real server port (direct routing keeps each client's port)`);
+            } else if (!marked && s.method === "dr" && rport !== port0) {
                 problems.push(
-                    `${rAt("port")}: ${rport} differs from the service port ${s.port}; direct routing cannot change the port`,
+                    `${rAt("port")}: ${rport} differs from the service port ${port0}; direct routing cannot change the port`,
                 );
             }
             if (!h) return;
@@ -292,7 +339,9 @@ export function normalizeServices(
         services.push({
             name: svcName,
             vip: s.vip,
-            port: s.port,
+            port: port0,
+            ports,
+            fwmark: marked ? (s.fwmark ?? -1) : 0,
             protocol: s.protocol,
             scheduler: s.scheduler,
             method: s.method,
@@ -303,6 +352,10 @@ export function normalizeServices(
             healthCheck,
         });
     });
+    // The marks of firewall-mark services the config leaves to lvs-dr: from their protocol, VIP and ports.
+    const markKey = (s: ServiceSpec) => `${s.protocol}-${s.vip}-${s.ports.join(",")}`;
+    const picked = pickMarks(services.filter((s) => s.fwmark === -1).map(markKey), SERVICE_MARK_BASE, new Set(explicitMarks.keys()));
+    for (const s of services) if (s.fwmark === -1) s.fwmark = picked.get(markKey(s))!;
     for (const vip of vipSet) {
         if (!services.some((s) => s.vip === vip)) {
             problems.push(`${at("director", "vips")}: VIP ${vip} has no service in ${at("services")}`);

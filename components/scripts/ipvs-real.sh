@@ -10,9 +10,8 @@
 # its lo, ARP settings lost), not only when its web server is down.
 # Parameters: SERVICE_ID, PROTOCOL, VIP, PORT, REAL_ADDRESS, REAL_PORT, WEIGHT, DRAIN_TIMEOUT,
 # DRAIN_IDLE, CHECK_TYPE, CHECK_PATH, CHECK_STATUS, CHECK_BODY (http), CHECK_INTERVAL,
-# CHECK_TIMEOUT, CHECK_RETRY, CHECK_MARK.
-
-service_flag() { if [ "$PROTOCOL" = udp ]; then echo -u; else echo -t; fi; }
+# CHECK_TIMEOUT, CHECK_RETRY, CHECK_MARK; of a firewall-mark service also FWMARK and PORTS
+# (ipvs-service.sh), with REAL_PORT 0 (in DR each connection keeps the port the client chose).
 real_file() { printf '%s/services/%s/%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 check_file_path() { printf '%s/checks/%s-%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
@@ -21,9 +20,9 @@ static_rules() { printf '%s/ipvs/%s/10-real-%s-%s.rules\n' "$LVS_ETC" "$SERVICE_
 
 # The real server as `ipvsadm -S -n` prints it, with weight $1.
 desired_args() {
-    DESIRED=(-a "$(service_flag)" "$VIP:$PORT" -r "$REAL_ADDRESS:$REAL_PORT" -g -w "${1:-$WEIGHT}")
+    DESIRED=(-a "$(svc_flag)" "$(svc_addr)" -r "$REAL_ADDRESS:$REAL_PORT" -g -w "${1:-$WEIGHT}")
 }
-live_line() { ipvs_line "-a $(service_flag) $VIP:$PORT -r $REAL_ADDRESS:$REAL_PORT "; }
+live_line() { ipvs_line "-a $(svc_flag) $(svc_addr) -r $REAL_ADDRESS:$REAL_PORT "; }
 has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
 # Whether the fwmark service of the check through the VIP is in the table as `ipvsadm -S -n` prints
 # it (it has no check of its own: keepalived holds it as long as the config has it).
@@ -33,7 +32,7 @@ mark_in_table() {
         [ "$(ipvs_line "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 ")" = "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 -g -w 1" ]
 }
 # Whether keepalived holds this real server's check as failing (it is then out of the table on purpose).
-check_fails() { [ "$(ka_alive "$PROTOCOL" "$VIP" "$PORT" "$REAL_ADDRESS" "$REAL_PORT")" != yes ]; }
+check_fails() { [ "$(ka_alive "$REAL_ADDRESS" "$REAL_PORT")" != yes ]; }
 not_in_table() { [ -z "$(live_line)" ]; }
 
 render_real() {
@@ -45,7 +44,13 @@ render_real() {
         *) fail "unknown CHECK_TYPE '$CHECK_TYPE'" ;;
     esac
     printf '# Managed by lvs-dr (%s): real server %s:%s of %s:%s (%s).\n' "$LVS_RESOURCE" "$REAL_ADDRESS" "$REAL_PORT" "$VIP" "$PORT" "$PROTOCOL"
-    printf 'real_server %s %s {\n    weight %s\n    %s {\n' "$REAL_ADDRESS" "$REAL_PORT" "$1" "$checker"
+    # A firewall-mark service's real servers have no port (0 in the IPVS table).
+    if [ "$REAL_PORT" = 0 ]; then
+        printf 'real_server %s {\n' "$REAL_ADDRESS"
+    else
+        printf 'real_server %s %s {\n' "$REAL_ADDRESS" "$REAL_PORT"
+    fi
+    printf '    weight %s\n    %s {\n' "$1" "$checker"
     if [ "$CHECK_TYPE" = http ]; then
         printf '        url {\n            path "%s"\n            status_code %s\n' "$CHECK_PATH" "$CHECK_STATUS"
         [ -z "$CHECK_BODY" ] || printf '            regex "%s"\n' "$CHECK_BODY"
@@ -79,8 +84,13 @@ tcp_timeout() { ipvsadm -L --timeout | awk '{ print $(NF - 2) }'; }
 # TIMEOUT (IPVS's, tcp_timeout) minus the time left (ipvsadm -Lnc prints: protocol, expires as
 # [H:]MM:SS, state, source, virtual, destination).
 established_connections() {
-    ipvsadm -L -n -c | awk -v v="$VIP:$PORT" -v r="$REAL_ADDRESS:$REAL_PORT" -v timeout="$1" '
-        $3 == "ESTABLISHED" && $5 == v && $6 == r {
+    local ports=("$PORT")
+    [ "${FWMARK:-0}" = 0 ] || ports=("${PORTS[@]}")
+    # Of a firewall-mark service: to the VIP on one of its ports, and to the real server on that port.
+    ipvsadm -L -n -c | awk -v vip="$VIP" -v rs="$REAL_ADDRESS" -v rport="$REAL_PORT" -v ports="${ports[*]}" -v timeout="$1" '
+        BEGIN { n = split(ports, p, " "); for (i = 1; i <= n; i++) want[p[i]] = 1 }
+        $3 == "ESTABLISHED" && split($5, v, ":") == 2 && split($6, d, ":") == 2 && v[1] == vip && (v[2] in want) &&
+            d[1] == rs && d[2] == (rport == 0 ? v[2] : rport) {
             n = split($2, part, ":"); left = 0
             for (i = 1; i <= n; i++) left = left * 60 + part[i]
             print $4, timeout - left
@@ -135,7 +145,7 @@ lvs_check() {
     mark_in_table || drift "the fwmark service $CHECK_MARK of the check of $REAL_ADDRESS:$REAL_PORT through the VIP is not in the IPVS table as keepalived made it"
     # Out of the table is where keepalived puts a real server whose check fails; otherwise it must
     # be there, with the weight of the config.
-    ipvs_check "real server $REAL_ADDRESS:$REAL_PORT of $VIP:$PORT" check_fails
+    ipvs_check "real server $REAL_ADDRESS:$REAL_PORT of $(svc_name)" check_fails
 }
 
 lvs_remove() {

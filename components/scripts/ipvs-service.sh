@@ -3,19 +3,45 @@
 # KA_DIR/services/SERVICE_ID.conf includes the files of its real servers (ipvs-real.sh). keepalived
 # adds it to the IPVS table with its first real server, edits it in place on a reload (a new
 # scheduler or persistence keeps the real servers and connections), deletes it when its file goes.
-# Parameters: SERVICE_ID, PROTOCOL (tcp|udp), VIP, PORT, SCHEDULER, PERSISTENCE (seconds, 0 = off).
+# A firewall-mark service (FWMARK set) balances several ports of the VIP as one: its packets to
+# PORTS are marked by an nftables table of its own (lvs_dr_fwm_MARK, loaded at boot by
+# lvs-dr-fwmark-MARK.service before keepalived), and keepalived holds `virtual_server fwmark MARK`.
+# Parameters: SERVICE_ID, PROTOCOL (tcp|udp), VIP, PORT, SCHEDULER, PERSISTENCE (seconds, 0 = off);
+# a firewall-mark service also FWMARK and PORTS (an array; PORT is the first).
 
-service_flag() { if [ "$PROTOCOL" = udp ]; then echo -u; else echo -t; fi; }
+marks_table() { echo "lvs_dr_fwm_$FWMARK"; }
+marks_file() { echo "$LVS_ETC/nft/fwm-$FWMARK.nft"; }
+marks_unit() { echo "lvs-dr-fwmark-$FWMARK.service"; }
+marks_what() { echo "firewall mark $FWMARK for $(svc_name)"; }
+lvs_units() { if [ "${FWMARK:-0}" != 0 ]; then marks_unit; fi; }
+
+render_marks() {
+    local table list
+    table=$(marks_table)
+    list=$(printf '%s, ' "${PORTS[@]}")
+    cat <<NFT
+# Managed by lvs-dr ($LVS_RESOURCE): packets to $VIP, $PROTOCOL ports ${list%, }, marked $FWMARK for IPVS.
+table ip $table
+delete table ip $table
+table ip $table {
+    chain prerouting {
+        type filter hook prerouting priority mangle; policy accept;
+        ip daddr $VIP $PROTOCOL dport { ${list%, } } meta mark set $FWMARK
+    }
+}
+NFT
+}
+
 service_file() { printf '%s/services/%s.conf\n' "$KA_DIR" "$SERVICE_ID"; }
 reals_dir() { printf '%s/services/%s\n' "$KA_DIR" "$SERVICE_ID"; }
 has_reals() { compgen -G "$(reals_dir)/*.conf" >/dev/null; }
 
 # The service as `ipvsadm -S -n` prints it.
 desired_args() {
-    DESIRED=(-A "$(service_flag)" "$VIP:$PORT" -s "$SCHEDULER")
+    DESIRED=(-A "$(svc_flag)" "$(svc_addr)" -s "$SCHEDULER")
     [ "$PERSISTENCE" -eq 0 ] || DESIRED+=(-p "$PERSISTENCE")
 }
-live_line() { ipvs_line "-A $(service_flag) $VIP:$PORT "; }
+live_line() { ipvs_line "-A $(svc_flag) $(svc_addr) "; }
 in_table() { desired_args && [ "$(live_line)" = "${DESIRED[*]}" ]; }
 not_in_table() { [ -z "$(live_line)" ]; }
 
@@ -44,13 +70,13 @@ guard_off() {
 }
 
 render() {
-    cat <<CONF
-# Managed by lvs-dr ($LVS_RESOURCE): IPVS service $VIP:$PORT ($PROTOCOL).
-virtual_server $VIP $PORT {
-    lvs_sched $SCHEDULER
-    lvs_method DR
-    protocol ${PROTOCOL^^}
-CONF
+    printf '# Managed by lvs-dr (%s): IPVS service %s (%s).\n' "$LVS_RESOURCE" "$(svc_name)" "$PROTOCOL"
+    if [ "${FWMARK:-0}" = 0 ]; then
+        printf 'virtual_server %s %s {\n    lvs_sched %s\n    lvs_method DR\n    protocol %s\n' "$VIP" "$PORT" "$SCHEDULER" "${PROTOCOL^^}"
+    else
+        # keepalived ignores a protocol here (the marks are what select the packets).
+        printf 'virtual_server fwmark %s {\n    lvs_sched %s\n    lvs_method DR\n' "$FWMARK" "$SCHEDULER"
+    fi
     [ "$PERSISTENCE" -eq 0 ] || printf '    persistence_timeout %s\n' "$PERSISTENCE"
     printf '    include %s/*.conf\n}\n' "$(reals_dir)"
 }
@@ -67,6 +93,10 @@ remove_static() {
 lvs_apply() {
     ka_running || fail "keepalived ($KA_UNIT) does not run on this director; run pulumi up --refresh"
     remove_static
+    if [ "${FWMARK:-0}" != 0 ]; then
+        command -v nft >/dev/null 2>&1 || pkg_ensure nftables
+        render_marks | nft_table_apply "$(marks_table)" "$(marks_file)" "$(marks_unit)" "$(marks_what)"
+    fi
     mkdir -p "$(reals_dir)"
     desired_args
     local have
@@ -77,7 +107,7 @@ lvs_apply() {
     fi
     if render | ka_write "$(service_file)"; then
         ka_reload
-        if has_reals; then ka_wait "put $VIP:$PORT in the IPVS table" in_table || true; fi
+        if has_reals; then ka_wait "put $(svc_name) in the IPVS table" in_table || true; fi
         guard_off
     elif has_reals && ! in_table; then
         # Changed by hand (keepalived does not see that): put back what keepalived holds.
@@ -88,9 +118,12 @@ lvs_apply() {
 
 lvs_check() {
     render | check_file "$(service_file)"
+    if [ "${FWMARK:-0}" != 0 ]; then
+        render_marks | nft_table_check "$(marks_table)" "$(marks_file)" "$(marks_unit)" "$(marks_what)"
+    fi
     # With no real server yet keepalived holds no service.
     has_reals || return 0
-    ipvs_check "service $VIP:$PORT ($PROTOCOL)"
+    ipvs_check "service $(svc_name) ($PROTOCOL)"
 }
 
 lvs_remove() {
@@ -99,6 +132,8 @@ lvs_remove() {
     rmdir "$(reals_dir)" 2>/dev/null || true
     if ka_running; then
         ka_reload
-        ka_wait "deleted $VIP:$PORT from the IPVS table" not_in_table || true
+        ka_wait "deleted $(svc_name) from the IPVS table" not_in_table || true
     fi
+    # Its connections are gone (its real servers drained first): the marks may go.
+    [ "${FWMARK:-0}" = 0 ] || nft_table_remove "$(marks_table)" "$(marks_file)" "$(marks_unit)"
 }

@@ -40,46 +40,14 @@ $(printf '%s\n' "${rules[@]}")
 NFT
 }
 
-render_notrack_unit() {
-    local nft
-    nft=$(command -v nft)
-    cat <<UNIT
-# Managed by lvs-dr: pulumi destroy stops and removes this unit.
-[Unit]
-Description=lvs-dr: no connection tracking for the VIPs' service traffic
-Before=network-pre.target $KA_UNIT
-Wants=network-pre.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=$nft -f $NOTRACK_FILE
-ExecStop=-$nft delete table ip lvs_dr_notrack
-
-[Install]
-WantedBy=multi-user.target
-UNIT
-}
-
-notrack_loaded() { nft list table ip lvs_dr_notrack >/dev/null 2>&1; }
+NOTRACK_WHAT="no connection tracking for the VIPs' service traffic"
 
 notrack_apply() {
     if ! command -v nft >/dev/null 2>&1; then
         [ "$(fw_backend)" = none ] || say "warning: nft is not installed: with a firewall active, the VIPs' traffic after each connection's first packet may be dropped as invalid"
         return 0
     fi
-    local wrote=no
-    mkdir -p "${NOTRACK_FILE%/*}"
-    if render_notrack | write_file "$NOTRACK_FILE" 0644; then wrote=yes; fi
-    render_notrack_unit | unit_install "$NOTRACK_UNIT" || true
-    local active=yes
-    systemctl is-active --quiet "$NOTRACK_UNIT" || active=no
-    # Started, the unit loads the table; running, it has loaded an older file (or someone deleted it).
-    unit_enable "$NOTRACK_UNIT" start
-    if [ "$active" = yes ] && { [ "$wrote" = yes ] || ! notrack_loaded; }; then
-        nft -f "$NOTRACK_FILE"
-        changed "loaded the nftables table lvs_dr_notrack"
-    fi
+    render_notrack | nft_table_apply lvs_dr_notrack "$NOTRACK_FILE" "$NOTRACK_UNIT" "$NOTRACK_WHAT"
 }
 
 fw_rules() {
@@ -193,21 +161,14 @@ lvs_check() {
     fw_rules
     fw_check director "${FW_RULES[@]}"
     if command -v nft >/dev/null 2>&1; then
-        render_notrack | check_file "$NOTRACK_FILE"
-        check_unit "$NOTRACK_UNIT"
-        notrack_loaded || drift "the nftables table lvs_dr_notrack is not loaded"
+        render_notrack | nft_table_check lvs_dr_notrack "$NOTRACK_FILE" "$NOTRACK_UNIT" "$NOTRACK_WHAT"
     fi
 }
 
 lvs_remove() {
     # Stopping keepalived deletes what it made: its IPVS services and real servers, and the VIPs.
     unit_remove "$KA_UNIT"
-    unit_remove "$NOTRACK_UNIT"
-    if command -v nft >/dev/null 2>&1 && notrack_loaded; then
-        nft delete table ip lvs_dr_notrack
-        changed "deleted the nftables table lvs_dr_notrack"
-    fi
-    remove_file "$NOTRACK_FILE"
+    nft_table_remove lvs_dr_notrack "$NOTRACK_FILE" "$NOTRACK_UNIT"
     fw_revoke director
     if [ -d "$KA_DIR" ]; then
         rm -rf "${KA_DIR:?}"

@@ -637,6 +637,69 @@ fw_revoke() {
     rm -f "$added"
 }
 
+# --- nftables tables of ours ------------------------------------------------------------------
+# A director's nftables table of lvs-dr's (the notrack table of keepalived.sh, a firewall-mark
+# service's marks of ipvs-service.sh): its ruleset in a file of ours (the caller renders it, with a
+# "delete table" first so that loading it replaces the table whole), loaded at boot by a unit of
+# ours before keepalived, and at once when the file changed or the table is gone.
+
+# nft_unit TABLE FILE DESCRIPTION: the unit that loads FILE at boot and deletes TABLE when stopped.
+nft_unit() {
+    local nft
+    nft=$(command -v nft)
+    cat <<UNIT
+# Managed by lvs-dr: pulumi destroy stops and removes this unit.
+[Unit]
+Description=lvs-dr: $3
+Before=network-pre.target $KA_UNIT
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=$nft -f $2
+ExecStop=-$nft delete table ip $1
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
+
+nft_loaded() { nft list table ip "$1" >/dev/null 2>&1; }
+
+# nft_table_apply TABLE FILE UNIT DESCRIPTION <RULESET
+nft_table_apply() {
+    local table=$1 file=$2 unit=$3 wrote=no active=yes
+    mkdir -p "${file%/*}"
+    if write_file "$file" 0644; then wrote=yes; fi
+    nft_unit "$table" "$file" "$4" | unit_install "$unit" || true
+    systemctl is-active --quiet "$unit" || active=no
+    # Started, the unit loads the table; running, it has loaded an older file (or someone deleted it).
+    unit_enable "$unit" start
+    if [ "$active" = yes ] && { [ "$wrote" = yes ] || ! nft_loaded "$table"; }; then
+        nft -f "$file"
+        changed "loaded the nftables table $table"
+    fi
+}
+
+# nft_table_check TABLE FILE UNIT DESCRIPTION <RULESET
+nft_table_check() {
+    check_file "$2"
+    nft_unit "$1" "$2" "$4" | check_file "/etc/systemd/system/$3"
+    check_unit "$3"
+    nft_loaded "$1" || drift "the nftables table $1 is not loaded"
+}
+
+# nft_table_remove TABLE FILE UNIT
+nft_table_remove() {
+    unit_remove "$3"
+    if command -v nft >/dev/null 2>&1 && nft_loaded "$1"; then
+        nft delete table ip "$1"
+        changed "deleted the nftables table $1"
+    fi
+    remove_file "$2"
+}
+
 # --- SELinux -----------------------------------------------------------------------------------
 
 # selinux_bool_on TAG BOOL: turn a boolean on (persistently) on SELinux hosts; remember its old value.
@@ -735,14 +798,30 @@ ka_wait() {
     return 1
 }
 
+# The IPVS service of an ipvs-service or ipvs-real resource as ipvsadm names it: svc_flag and svc_addr
+# are "-f" and its FWMARK for a firewall-mark service (PORTS), else "-t"/"-u" and VIP:PORT.
+svc_flag() {
+    if [ "${FWMARK:-0}" != 0 ]; then echo -f; elif [ "$PROTOCOL" = udp ]; then echo -u; else echo -t; fi
+}
+svc_addr() { if [ "${FWMARK:-0}" != 0 ]; then echo "$FWMARK"; else echo "$VIP:$PORT"; fi; }
+# What messages call it: "10.86.0.180:80" or "10.86.0.180 ports 8080,8443 (fwmark 1280704052)".
+svc_name() {
+    if [ "${FWMARK:-0}" != 0 ]; then
+        local IFS=,
+        echo "$VIP ports ${PORTS[*]} (fwmark $FWMARK)"
+    else
+        echo "$VIP:$PORT"
+    fi
+}
+
 # ipvs_line PREFIX: the line of `ipvsadm -S -n` that starts with PREFIX, if any.
 ipvs_line() { ipvsadm -S -n 2>/dev/null | awk -v p="$1" 'index($0 " ", p) == 1 { print; exit }'; }
 
-# ka_alive PROTOCOL VIP PORT ADDRESS RPORT: whether keepalived counts that real server as alive (its
-# check passes), from keepalived's own state dump (SIGUSR1 to its parent writes
-# /tmp/keepalived_check.data): "yes", "no", or "unknown" (keepalived does not run or knows no such
-# real server). A real server out of the IPVS table is keepalived's doing when it is not alive; when
-# it is alive, someone deleted it by hand.
+# ka_alive ADDRESS RPORT: whether keepalived counts that real server of this resource's service
+# (svc_flag, VIP, PORT, FWMARK, PROTOCOL) as alive (its check passes), from keepalived's own state
+# dump (SIGUSR1 to its parent writes /tmp/keepalived_check.data): "yes", "no", or "unknown"
+# (keepalived does not run or knows no such real server). A real server out of the IPVS table is
+# keepalived's doing when it is not alive; when it is alive, someone deleted it by hand.
 ka_alive() {
     local data=/tmp/keepalived_check.data pid mark
     pid=$(cat /run/lvs-dr-keepalived/keepalived.pid 2>/dev/null) || { echo unknown; return; }
@@ -756,7 +835,9 @@ ka_alive() {
     rm -f "$mark"
     [ -f "$data" ] || { echo unknown; return; }
     sleep 0.1
-    awk -v proto="${1^^}" -v vs="VS VIP = $2, VPORT = $3" -v rs="RIP = $4, RPORT = $5," '
+    local vs="VS VIP = $VIP, VPORT = $PORT"
+    [ "${FWMARK:-0}" = 0 ] || vs="VS FWMARK = $FWMARK"
+    awk -v proto="${PROTOCOL^^}" -v vs="$vs" -v rs="RIP = $1, RPORT = $2," '
         /------< Virtual server >------/ { invs = 0; inrs = 0 }
         /------< Health checkers >------/ { invs = 0; inrs = 0 }
         index($0, vs) { invs = 1; p = ""; next }

@@ -86,19 +86,20 @@ ipvs_wanted() {
     done
 }
 sh_ipvs_key() {
-    local flag=-t
-    [ "$PROTOCOL" != udp ] || flag=-u
     if [ "$1" = service ]; then
-        printf 'service %s %s:%s\n' "$flag" "$VIP" "$PORT"
+        printf 'service %s %s\n' "$(svc_flag)" "$(svc_addr)"
     else
-        printf 'real %s %s:%s %s:%s\n' "$flag" "$VIP" "$PORT" "$REAL_ADDRESS" "$REAL_PORT"
+        printf 'real %s %s %s:%s\n' "$(svc_flag)" "$(svc_addr)" "$REAL_ADDRESS" "$REAL_PORT"
+        # The fwmark service of its check through the VIP.
+        if [ "${CHECK_MARK:-0}" != 0 ]; then printf 'service -f %s\nreal -f %s %s:0\n' "$CHECK_MARK" "$CHECK_MARK" "$REAL_ADDRESS"; fi
     fi
 }
 sh_vip() { printf 'vip %s\n' "$VIP"; }
 sh_vrrp_vips() { if [ "${#VIPS[@]}" -gt 0 ]; then printf 'vip %s\n' "${VIPS[@]}"; fi; }
 
-# Lines "service FLAG VIP:PORT" and "real FLAG VIP:PORT ADDR:PORT" in the IPVS table on one of our
-# VIPs that no resource wants.
+# Lines "service FLAG VIP:PORT|MARK" and "real FLAG VIP:PORT|MARK ADDR:PORT" in the IPVS table that
+# no resource wants: on one of our VIPs, or with a firewall mark of ours (one a resource wants, or one
+# in the ranges lvs-dr picks from: 0x4c55xxxx for services, 0x4c56xxxx for checks through the VIP).
 ipvs_extras() {
     command -v ipvsadm >/dev/null 2>&1 || return 0
     local wanted
@@ -110,11 +111,16 @@ ipvs_extras() {
                 split(lines[i], w, " ")
                 if (w[1] == "vip") vip[w[2]] = 1
                 else want[lines[i]] = 1
+                if (w[1] == "service" && w[2] == "-f") mark[w[3]] = 1
             }
         }
         {
-            split($3, a, ":")
-            if (!(a[1] in vip)) next
+            if ($2 == "-f") {
+                if (!($3 in mark) && !($3 >= 1280638976 && $3 <= 1280770047)) next
+            } else {
+                split($3, a, ":")
+                if (!(a[1] in vip)) next
+            }
             if ($1 == "-A" && !(("service " $2 " " $3) in want)) print "service " $2 " " $3
             if ($1 == "-a" && !(("real " $2 " " $3 " " $5) in want)) print "real " $2 " " $3 " " $5
         }'

@@ -273,3 +273,54 @@ describe("health checks and the director pair", () => {
         expect(problems((v) => (pair(v), (v.director.vrrp = { version: 2, advertInterval: 1, routerId: 51 }), (v.director.sync = { id: 7 })))).toEqual([]);
     });
 });
+
+describe("firewall-mark services (ports: several ports of a VIP as one service)", () => {
+    /** The dev config with a second service on the same VIP: ports 8080 and 8443 as one, with persistence. */
+    const marked = (v: Values) => {
+        v.services.push({ name: "app", vip: v.services[0].vip, ports: [8080, 8443], persistence: 300, realServers: [{ host: "web1" }, { host: "web2" }] });
+    };
+
+    test("a ports service: a mark lvs-dr picks (0x4c55xxxx), its first port for checks, real servers without a port", () => {
+        const v = dev();
+        marked(v);
+        const spec = parseClusterConfig(raw(v));
+        const app = spec.services[1];
+        expect(app).toMatchObject({ name: "app", port: 8080, ports: [8080, 8443], persistence: 300 });
+        expect(app.fwmark >>> 16).toBe(0x4c55);
+        expect(app.realServers.map((r) => r.port)).toEqual([0, 0]);
+        // A VIP:PORT service keeps its one port and no mark.
+        expect(spec.services[0]).toMatchObject({ port: 80, ports: [80], fwmark: 0 });
+        // The mark depends on the service alone: the same config picks the same mark again.
+        expect(parseClusterConfig(raw(v)).services[1].fwmark).toBe(app.fwmark);
+    });
+
+    test("a mark set in the config is kept", () => {
+        const v = dev();
+        marked(v);
+        v.services[1].fwmark = 7;
+        expect(parseClusterConfig(raw(v)).services[1].fwmark).toBe(7);
+    });
+
+    test.each([
+        ["port and ports both", (v: Values) => (marked(v), (v.services[1].port = 8080)), /lvs-dr:services\[1\]: set either port \(one port\) or ports/],
+        ["neither port nor ports", (v: Values) => delete v.services[0].port, /lvs-dr:services\[0\]\.port: is required/],
+        ["a mark without ports", (v: Values) => (v.services[0].fwmark = 7), /lvs-dr:services\[0\]\.fwmark: a firewall mark needs ports/],
+        ["a mark in the range of lvs-dr's checks", (v: Values) => (marked(v), (v.services[1].fwmark = 0x4c560001)), /lvs-dr:services\[1\]\.fwmark: 1280704513 is in 0x4c560000-0x4c56ffff/],
+        [
+            "two services with one mark",
+            (v: Values) => (marked(v), (v.services[1].fwmark = 9), v.services.push({ vip: v.services[0].vip, ports: [9000], fwmark: 9, realServers: [{ host: "web1" }] })),
+            /lvs-dr:services\[2\]\.fwmark: 9 is already the mark of services\[1\]/,
+        ],
+        ["a real server port on a ports service", (v: Values) => (marked(v), (v.services[1].realServers[0].port = 8080)), /lvs-dr:services\[1\]\.realServers\[0\]\.port: a firewall-mark service has no real server port/],
+        ["a port that another service has", (v: Values) => (marked(v), (v.services[1].ports = [8080, 80])), /lvs-dr:services\[1\]\.ports\[1\]: tcp\/192\.168\.86\.180:80 is already defined by services\[0\]/],
+        ["a port listed twice", (v: Values) => (marked(v), (v.services[1].ports = [8080, 8080])), /lvs-dr:services\[1\]\.ports\[1\]: 8080 is listed twice/],
+        ["no ports", (v: Values) => (marked(v), (v.services[1].ports = [])), /lvs-dr:services\[1\]\.ports/],
+        ["a port out of range", (v: Values) => (marked(v), (v.services[1].ports = [8080, 70000])), /lvs-dr:services\[1\]\.ports\[1\]: 70000/],
+    ])("refuses %s, naming the field", (_what, mutate, message) => {
+        expect(problems(mutate).join("\n")).toMatch(message);
+    });
+
+    test("the ports service above has no problem at all (the control for the refusals)", () => {
+        expect(problems(marked)).toEqual([]);
+    });
+});

@@ -183,6 +183,8 @@ test("stack outputs describe the cluster for stack references", () => {
             name: "web",
             vip: "192.168.86.180",
             port: 80,
+            ports: [80],
+            fwmark: 0,
             protocol: "tcp",
             scheduler: "rr",
             method: "dr",
@@ -315,5 +317,42 @@ describe("a new version of a script updates exactly what uses it", () => {
             "web2-live",
             "web2-vip-192.168.86.180",
         ]);
+    });
+});
+
+describe("a firewall-mark service (ports 8080 and 8443 as one)", () => {
+    let marked: ProgramRun;
+    const stdin = (name: string): string => {
+        const r = marked.resources.find((x) => x.name === name);
+        if (!r) throw new Error(`no resource named ${name}; have: ${marked.resources.map((x) => x.name).join(", ")}`);
+        return r.inputs.stdin;
+    };
+    beforeAll(async () => {
+        const v = JSON.parse(JSON.stringify(stackValues("dev")));
+        v.services.push({ name: "app", vip: v.services[0].vip, ports: [8080, 8443], fwmark: 7, persistence: 300, realServers: [{ host: "web1" }, { host: "web2" }] });
+        marked = await runProgram(v);
+        if (marked.error) throw marked.error;
+    });
+
+    test("the service and its real servers carry the mark and the ports; real servers have port 0", () => {
+        expect(stdin("app-service")).toMatch(/^FWMARK='7'$/m);
+        expect(stdin("app-service")).toMatch(/^PORTS=\('8080' '8443'\)$/m);
+        expect(stdin("app-service")).toMatch(/^PORT='8080'$/m);
+        expect(stdin("app-service")).toMatch(/^SERVICE_ID='tcp-192\.168\.86\.180-fwm7'$/m);
+        expect(stdin("app-real-web1")).toMatch(/^REAL_PORT='0'$/m);
+        expect(stdin("app-real-web1")).toMatch(/^FWMARK='7'$/m);
+        // A VIP:PORT service's commands have neither (they read as before).
+        expect(stdin("web-service")).not.toMatch(/FWMARK|PORTS=/);
+    });
+
+    test("every port is opened on the director and on the real servers, and each real server listens on it", () => {
+        expect(stdin("director-keepalived")).toMatch(/^PORTS=\('80\/tcp' '8080\/tcp' '8443\/tcp'\)$/m);
+        expect(stdin("web1-web")).toMatch(/^PORTS=\('80\/tcp' '8080\/tcp' '8443\/tcp'\)$/m);
+    });
+
+    test("the outputs name the mark and the ports", () => {
+        const app = (marked.outputs.services as any[]).find((s) => s.name === "app");
+        expect(app).toMatchObject({ port: 8080, ports: [8080, 8443], fwmark: 7, persistence: 300 });
+        expect(app.realServers.map((r: any) => r.port)).toEqual([0, 0]);
     });
 });

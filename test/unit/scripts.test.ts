@@ -524,6 +524,44 @@ describe("the drain of a removed real server (ipvs-real.sh, keepalived's real_se
     });
 });
 
+describe("the connections a drain waits for (established_connections in ipvs-real.sh)", () => {
+    // ipvsadm -Lnc with connections of a port-80 service and of a firewall-mark service (8080, 8443).
+    const CONNS = [
+        "TCP 14:50  ESTABLISHED 10.86.0.1:20001    10.86.0.180:80     10.86.0.33:80",
+        "TCP 14:40  ESTABLISHED 10.86.0.1:20002    10.86.0.180:8080   10.86.0.33:8080",
+        "TCP 14:30  ESTABLISHED 10.86.0.1:20003    10.86.0.180:8443   10.86.0.33:8443",
+        "TCP 14:20  ESTABLISHED 10.86.0.1:20004    10.86.0.180:9000   10.86.0.33:9000",
+        "TCP 14:10  ESTABLISHED 10.86.0.1:20005    10.86.0.180:8080   10.86.0.22:8080",
+        "TCP 01:50  FIN_WAIT    10.86.0.1:20006    10.86.0.180:8443   10.86.0.33:8443",
+    ];
+    function established(params: string): string[] {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-conns-"));
+        try {
+            fs.writeFileSync(path.join(dir, "conns"), ["IPVS connection entries", "pro expire state       source             virtual            destination", ...CONNS, ""].join("\n"));
+            const script = [
+                `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+                `. ${shellQuote(path.join(SCRIPT_DIR, "ipvs-real.sh"))}`,
+                `ipvsadm() { cat ${shellQuote(path.join(dir, "conns"))}; }`,
+                `VIP=10.86.0.180 REAL_ADDRESS=10.86.0.33 ${params}`,
+                "established_connections 900",
+            ].join("\n");
+            const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+            expect(r.stderr).toBe("");
+            return r.stdout.trim().split("\n").filter(Boolean);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    test("of a VIP:PORT service: that port on that real server only", () => {
+        expect(established("PORT=80 REAL_PORT=80")).toEqual(["10.86.0.1:20001 10"]);
+    });
+
+    test("of a firewall-mark service: each of its ports on that real server, not another service's port", () => {
+        expect(established("PORT=8080 REAL_PORT=0 FWMARK=1280640000 PORTS=(8080 8443)")).toEqual(["10.86.0.1:20002 20", "10.86.0.1:20003 30"]);
+    });
+});
+
 describe("keepalived's config as the scripts render it (checked by the real keepalived -t)", () => {
     /**
      * Renders keepalived.sh's main file, and ipvs-service.sh's and ipvs-real.sh's files for a tcp
@@ -566,6 +604,16 @@ describe("keepalived's config as the scripts render it (checked by the real keep
                 fs.writeFileSync(path.join(ka, "checks", `${id}-${addr}-${port}.conf`), sh("ipvs-real.sh", `${params}; render_mark`));
             }
         }
+        // A firewall-mark service (ports 8080 and 8443 as one, with persistence): its real servers have no port.
+        const fwm = "tcp-10.86.0.180-fwm1280640000";
+        const fwmParams = `SERVICE_ID=${fwm} PROTOCOL=tcp VIP=10.86.0.180 PORT=8080 FWMARK=1280640000 PORTS=(8080 8443)`;
+        fs.mkdirSync(path.join(ka, "services", fwm), { recursive: true });
+        fs.writeFileSync(path.join(ka, "services", `${fwm}.conf`), sh("ipvs-service.sh", `${fwmParams} SCHEDULER=rr PERSISTENCE=300; render`));
+        for (const [addr, mark] of [["10.86.0.11", 1280704600], ["10.86.0.22", 1280704601]] as const) {
+            const params = `${fwmParams} REAL_ADDRESS=${addr} REAL_PORT=0 WEIGHT=1 CHECK_TYPE=tcp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=1 CHECK_TIMEOUT=0.5 CHECK_RETRY=1 CHECK_MARK=${mark}`;
+            fs.writeFileSync(path.join(ka, "services", fwm, `${addr}-0.conf`), sh("ipvs-real.sh", `${params}; render_real 1`));
+            fs.writeFileSync(path.join(ka, "checks", `${fwm}-${addr}-0.conf`), sh("ipvs-real.sh", `${params}; render_mark`));
+        }
         const r = spawnSync("keepalived", ["-t", "-f", path.join(ka, "keepalived.conf")], { encoding: "utf8" });
         return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}`, dir };
     }
@@ -582,6 +630,12 @@ describe("keepalived's config as the scripts render it (checked by the real keep
             // The check through the VIP: to VIP:PORT, from the director's address, with its mark.
             expect(conf).toMatch(/connect_ip 10\.86\.0\.180\n\s+bindto 10\.86\.0\.44\n\s+fwmark 1280763812\n/);
             expect(conf).toMatch(/path "\/health\?x=1"\n\s+status_code 200\n\s+regex "web\\!"/);
+            // The firewall-mark service: keyed by its mark, real servers without a port, checked on its first port.
+            const fwm = path.join(dir, "keepalived", "services", "tcp-10.86.0.180-fwm1280640000");
+            expect(fs.readFileSync(`${fwm}.conf`, "utf8")).toMatch(/^virtual_server fwmark 1280640000 \{\n\s+lvs_sched rr\n\s+lvs_method DR\n\s+persistence_timeout 300\n/m);
+            const real = fs.readFileSync(path.join(fwm, "10.86.0.11-0.conf"), "utf8");
+            expect(real).toMatch(/^real_server 10\.86\.0\.11 \{\n/m);
+            expect(real).toMatch(/connect_ip 10\.86\.0\.180\n\s+bindto 10\.86\.0\.44\n\s+fwmark 1280704600\n\s+connect_port 8080\n/);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
