@@ -835,18 +835,25 @@ ka_alive() {
     rm -f "$mark"
     [ -f "$data" ] || { echo unknown; return; }
     sleep 0.1
+    ka_alive_in "$data" "$1" "$2"
+    # Our signal wrote them: leave nothing of ours behind in /tmp.
+    rm -f /tmp/keepalived.data /tmp/keepalived_check.data /tmp/keepalived_parent.data
+}
+
+# ka_alive_in DUMP ADDRESS RPORT: ka_alive's answer from a state dump of keepalived's checkers.
+ka_alive_in() {
     local vs="VS VIP = $VIP, VPORT = $PORT"
     [ "${FWMARK:-0}" = 0 ] || vs="VS FWMARK = $FWMARK"
-    awk -v proto="${PROTOCOL^^}" -v vs="$vs" -v rs="RIP = $1, RPORT = $2," '
+    awk -v proto="${PROTOCOL^^}" -v vs="$vs" -v rs="RIP = $2, RPORT = $3," '
         /------< Virtual server >------/ { invs = 0; inrs = 0 }
         /------< Health checkers >------/ { invs = 0; inrs = 0 }
-        index($0, vs) { invs = 1; p = ""; next }
+        # The whole line: "VPORT = 80" is also the start of "VPORT = 8080".
+        { line = $0; sub(/^ +/, "", line) }
+        line == vs { invs = 1; p = ""; next }
         invs && /^   protocol = / { p = $3 }
         invs && /------< Real server >------/ { inrs = 0 }
         invs && index($0, rs) && (p == "" || p == proto) { inrs = 1 }
         inrs && /^   alive = / { found = ($3 == 1) ? "yes" : "no"; inrs = 0 }
         END { print (found == "" ? "unknown" : found) }
-    ' "$data"
-    # Our signal wrote them: leave nothing of ours behind in /tmp.
-    rm -f /tmp/keepalived.data /tmp/keepalived_check.data /tmp/keepalived_parent.data
+    ' "$1"
 }

@@ -141,6 +141,44 @@ describe("changes under load, with zero failed requests", () => {
         }
     });
 
+    test("a firewall-mark service: ports 8080 and 8443 as one, a client kept on one real server across both; drift in its marks repaired; removed without a trace", () => {
+        step("day-2: a firewall-mark service (8080 + 8443)");
+        const app = { name: "app", vip: VIP, ports: [8080, 8443], scheduler: "rr", persistence: 300, realServers: [{ host: "web1" }, { host: "web2" }] };
+        const added = underLoad(() => {
+            editConfig((c) => c["lvs-dr:services"].push(app));
+            pulumi(["up", "--yes", "--skip-preview"]);
+        });
+        expectNoFailures(added, "adding the firewall-mark service");
+        const mark = (JSON.parse(pulumi(["stack", "output", "services", "--json"]).stdout) as any[]).find((x) => x.name === "app").fwmark as number;
+        check(mark >>> 16 === 0x4c55, "(engine)", "the service's mark is not one lvs-dr picked", mark);
+        checkTables(
+            (t) => t.includes(`-A -f ${mark} -s rr -p 300`) && ["10.86.0.11", "10.86.0.22"].every((a) => t.includes(`-a -f ${mark} -r ${a}:0 -g -w 1`)),
+            `the firewall-mark service ${mark} with web1 and web2 is not in the table`,
+        );
+        // One client, both ports, alternating: every reply from the same real server (persistence is
+        // per client and mark, so it holds across the ports). Without the marks no IPVS service
+        // would take these ports at all: the director itself would refuse the connections.
+        const replies = onVm("client", `for i in $(seq 6); do for p in 8080 8443; do curl -sS --fail --max-time 5 http://${VIP}:$p/; echo; done; done`).stdout.trim().split("\n");
+        check(replies.length === 12 && new Set(replies).size === 1 && PAGES.includes(replies[0]), "client", "the client was not kept on one real server across 8080 and 8443", replies);
+        // Drift: the marks deleted by hand (then nothing would reach the service).
+        for (const d of DIRECTORS) onVm(d, `nft delete table ip lvs_dr_fwm_${mark}`);
+        const plan = refreshPlan().sort();
+        check(JSON.stringify(plan) === JSON.stringify(["update app-director2-live", "update app-director2-service", "update app-live", "update app-service"]), "(engine)", "preview --refresh should plan the service on both directors", plan);
+        pulumi(["up", "--refresh", "--yes", "--skip-preview"]);
+        for (const d of DIRECTORS) check(onVm(d, `nft list table ip lvs_dr_fwm_${mark} | grep -c 'meta mark set'`).stdout.trim() === "1", d, "the marks were not put back", "");
+        // Removed under load: the service, its marks, their unit and file go from both directors.
+        const removed = underLoad(() => {
+            editConfig((c) => (c["lvs-dr:services"] = c["lvs-dr:services"].filter((x: any) => x.name !== "app")));
+            pulumi(["up", "--yes", "--skip-preview"]);
+        });
+        expectNoFailures(removed, "removing the firewall-mark service");
+        checkTables((t) => !t.includes(` ${mark} `), `the firewall-mark service ${mark} is still in the table`);
+        for (const d of DIRECTORS) {
+            const left = onVm(d, `nft list tables; ls /etc/lvs-dr/nft /etc/systemd/system 2>/dev/null | grep -F fwm || true`).stdout;
+            check(!left.includes(`fwm_${mark}`) && !left.includes(`fwm-${mark}`) && !left.includes(`fwmark-${mark}`), d, "something of the firewall-mark service is left", left);
+        }
+    });
+
     test("drain and remove a web server: a long download from it completes first", () => {
         step("day-2: drain and remove web3 with a download in flight");
         // 3 MB at 16 KB/s: over three minutes on the wire, well past the time the up takes to reach
