@@ -842,9 +842,10 @@ ka_alive() {
 
 # ka_alive_in DUMP ADDRESS RPORT: ka_alive's answer from a state dump of keepalived's checkers.
 ka_alive_in() {
-    local vs="VS VIP = $VIP, VPORT = $PORT"
-    [ "${FWMARK:-0}" = 0 ] || vs="VS FWMARK = $FWMARK"
-    awk -v proto="${PROTOCOL^^}" -v vs="$vs" -v rs="RIP = $2, RPORT = $3," '
+    local vs="VS VIP = $VIP, VPORT = $PORT" proto=${PROTOCOL^^}
+    # A fwmark virtual server has no protocol of its own: keepalived says "protocol = none".
+    [ "${FWMARK:-0}" = 0 ] || { vs="VS FWMARK = $FWMARK"; proto=none; }
+    awk -v proto="$proto" -v vs="$vs" -v rs="RIP = $2, RPORT = $3," '
         /------< Virtual server >------/ { invs = 0; inrs = 0 }
         /------< Health checkers >------/ { invs = 0; inrs = 0 }
         # The whole line: "VPORT = 80" is also the start of "VPORT = 8080".

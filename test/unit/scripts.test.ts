@@ -562,6 +562,28 @@ describe("the connections a drain waits for (established_connections in ipvs-rea
     });
 });
 
+describe("which real servers keepalived holds alive (ka_alive_in in lib.sh, on keepalived 2.2.7's state dump)", () => {
+    // A dump keepalived wrote on the lab's director (SIGUSR1), with a second fwmark service and a
+    // VIP:8080 service added by copying its blocks, and some real servers' "alive" set to 0.
+    const DUMP = path.join(__dirname, "..", "fixtures", "keepalived_check.data");
+    const alive = (params: string, address: string, port: number): string => {
+        const r = spawnSync("bash", ["-c", `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}; ${params}; ka_alive_in ${shellQuote(DUMP)} ${address} ${port}`], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        return r.stdout.trim();
+    };
+
+    test.each([
+        ["a real server of VIP:80 whose check passes", "PROTOCOL=tcp VIP=10.86.0.180 PORT=80", "10.86.0.11", 80, "yes"],
+        ["one whose check fails", "PROTOCOL=tcp VIP=10.86.0.180 PORT=80", "10.86.0.22", 80, "no"],
+        ["the same hosts in VIP:8080, the other way round", "PROTOCOL=tcp VIP=10.86.0.180 PORT=8080", "10.86.0.11", 8080, "no"],
+        ["a real server of a fwmark service (keepalived says protocol = none)", "PROTOCOL=tcp VIP=10.86.0.180 PORT=8080 FWMARK=1280640000", "10.86.0.11", 0, "yes"],
+        ["one keepalived does not have", "PROTOCOL=tcp VIP=10.86.0.180 PORT=80", "10.86.0.33", 80, "unknown"],
+        ["a udp service keepalived does not have", "PROTOCOL=udp VIP=10.86.0.180 PORT=80", "10.86.0.11", 80, "unknown"],
+    ])("%s", (_what, params, address, port, want) => {
+        expect(alive(params, address, port)).toBe(want);
+    });
+});
+
 describe("keepalived's config as the scripts render it (checked by the real keepalived -t)", () => {
     /**
      * Renders keepalived.sh's main file, and ipvs-service.sh's and ipvs-real.sh's files for a tcp
