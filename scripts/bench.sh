@@ -14,11 +14,13 @@
 # test/e2e/load.sh (its failed requests counted) and a probe (scripts/bench-probe.sh: a request every
 # 0.1 s) that times each outage on the client's own clock, from its first failed request to the first
 # one served after the last failure:
-#   - Apache stopped on web1: until the active director's keepalived took web1 out of rotation (then
-#     0 failed requests are expected)
+#   - Apache stopped on web1, until the active director's keepalived took web1 out of rotation (then
+#     0 failed requests are expected). The scheduler sends the probe to web1 only part of the time,
+#     so this is a lower bound on the time to removal; the e2e HA suite times the removal itself.
 #   - web1's VIP deleted from its lo (Apache still up: only the check through the VIP sees it; its
-#     connect times out instead of being refused)
-#   - a power cut of the active director: until the backup serves the VIP
+#     connect times out instead of being refused): the same, a lower bound
+#   - a power cut of the active director, until the backup serves the VIP: every request fails in
+#     between, so this is the outage itself
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIR=no
@@ -155,11 +157,11 @@ if [ "$PAIR" = yes ]; then
         failover_s=$(probe_window)
         read -r fo_requests fo_failed < <(load_stop)
         bash lab/lab.sh start "$active" >/dev/null
-        line=$(printf '  pair, VRRPv%s (advert %s s): web1 out %.1f s after Apache stopped (%d of %d requests failed meanwhile, then %d of %d in 15 s), %.1f s after its VIP left lo (%d of %d failed); failover %.1f s after the power cut of %s (%d of %d requests failed)' \
+        line=$(printf '  pair, VRRPv%s (advert %s s): probe outage %.1f s with Apache stopped on web1 (load: %d of %d failed, then %d of %d in 15 s), %.1f s with its VIP off lo (%d of %d failed); failover: probe outage %.1f s after the power cut of %s (%d of %d failed)' \
             "$version" "$advert" "$out_s" "$rs_failed" "$rs_requests" "$after_failed" "$after_requests" "$vip_out_s" "$vip_failed" "$vip_requests" "$failover_s" "$active" "$fo_failed" "$fo_requests")
         echo "$line" >&2
         pair_lines+="$line"$'\n'
-        pair_json+=$(printf ',\n  "pair_v%s_advert_s": %s,\n  "pair_v%s_rs_out_s": %.2f,\n  "pair_v%s_rs_out_failed": %d,\n  "pair_v%s_rs_out_requests": %d,\n  "pair_v%s_after_out_failed": %d,\n  "pair_v%s_after_out_requests": %d,\n  "pair_v%s_vip_out_s": %.2f,\n  "pair_v%s_vip_out_failed": %d,\n  "pair_v%s_vip_out_requests": %d,\n  "pair_v%s_failover_s": %.2f,\n  "pair_v%s_failover_failed": %d,\n  "pair_v%s_failover_requests": %d' \
+        pair_json+=$(printf ',\n  "pair_v%s_advert_s": %s,\n  "pair_v%s_apache_outage_s": %.2f,\n  "pair_v%s_apache_failed": %d,\n  "pair_v%s_apache_requests": %d,\n  "pair_v%s_after_out_failed": %d,\n  "pair_v%s_after_out_requests": %d,\n  "pair_v%s_vip_outage_s": %.2f,\n  "pair_v%s_vip_failed": %d,\n  "pair_v%s_vip_requests": %d,\n  "pair_v%s_failover_outage_s": %.2f,\n  "pair_v%s_failover_failed": %d,\n  "pair_v%s_failover_requests": %d' \
             "$version" "$advert" "$version" "$out_s" "$version" "$rs_failed" "$version" "$rs_requests" "$version" "$after_failed" "$version" "$after_requests" \
             "$version" "$vip_out_s" "$version" "$vip_failed" "$version" "$vip_requests" \
             "$version" "$failover_s" "$version" "$fo_failed" "$version" "$fo_requests")
