@@ -158,7 +158,7 @@ describe("changes under load, with zero failed requests", () => {
         // One client, both ports, alternating: every reply from the same real server (persistence is
         // per client and mark, so it holds across the ports). Without the marks no IPVS service
         // would take these ports at all: the director itself would refuse the connections.
-        const replies = onVm("client", `for i in $(seq 6); do for p in 8080 8443; do curl -sS --fail --max-time 5 http://${VIP}:$p/; echo; done; done`).stdout.trim().split("\n");
+        const replies = onVm("client", `for i in $(seq 6); do for p in 8080 8443; do curl -sS --fail --max-time 5 http://${VIP}:$p/; done; done`).stdout.trim().split("\n");
         check(replies.length === 12 && new Set(replies).size === 1 && PAGES.includes(replies[0]), "client", "the client was not kept on one real server across 8080 and 8443", replies);
         // Drift: the marks deleted by hand (then nothing would reach the service).
         for (const d of DIRECTORS) onVm(d, `nft delete table ip lvs_dr_fwm_${mark}`);
