@@ -93,22 +93,28 @@ describe("the director pair", () => {
         step("ha: power cut of the active director");
         const active = master();
         const backup = DIRECTORS.find((d) => d !== active)!;
-        onVm("nfs", "head -c 2097152 /dev/urandom > /srv/lvs/kgc/big.bin && cp /srv/lvs/kgc/big.bin /srv/lvs/benet/big.bin");
+        const size = 4 * 1048576;
+        onVm("nfs", `head -c ${size} /dev/urandom > /srv/lvs/kgc/big.bin && cp /srv/lvs/kgc/big.bin /srv/lvs/benet/big.bin`);
         const sum = onVm("nfs", "sha256sum < /srv/lvs/kgc/big.bin").stdout.split(" ")[0];
         let took = -1;
         let killedAt = 0;
         let started = 0;
+        let partial = 0;
         const r = underLoad(() => {
-            // 2 MB at 32 KB/s: it is in flight across the failover (at 64 KB/s one took 12 s).
+            // 4 MB at 64 KB/s. curl's rate limit is loose (2 MB at 32 KB/s took 28.5 s in one cold
+            // run and 3.9 s in the next, which then ended before the power cut): so the power is cut
+            // as soon as 256 KB have arrived, not after a fixed time.
             onVm(
                 "client",
-                "rm -f /tmp/ha-dl*; nohup sh -c 'curl -sS --fail --limit-rate 32K -w %{time_total} -o /tmp/ha-dl http://" +
+                "rm -f /tmp/ha-dl*; nohup sh -c 'curl -sS --fail --limit-rate 64K -w %{time_total} -o /tmp/ha-dl http://" +
                     VIP +
                     "/big.bin > /tmp/ha-dl.time; echo $? > /tmp/ha-dl.rc' >/dev/null 2>&1 &",
             );
             // The download started before this: the time to the power cut below is an upper bound.
             started = Date.now();
-            onVm("client", "sleep 3");
+            partial = Number(
+                onVm("client", "for i in $(seq 150); do s=$(stat -c %s /tmp/ha-dl 2>/dev/null || echo 0); [ \"$s\" -ge 262144 ] && break; sleep 0.1; done; echo \"$s\"").stdout.trim(),
+            );
             killedAt = Date.now();
             lab(["kill", active]);
             took = secondsUntil(backup, `ip -o -4 addr show dev eth1 | grep -qF ' ${VIP}/32'`);
@@ -123,7 +129,8 @@ describe("the director pair", () => {
         // Positive control: the download was in flight at the power cut, not over before it.
         const total = Number(onVm("client", "cat /tmp/ha-dl.time").stdout.trim());
         const killedAfter = (killedAt - started) / 1000;
-        process.stderr.write(`[e2e] ha: the 2 MB download took ${total.toFixed(1)} s; the power cut came ${killedAfter.toFixed(1)} s after it started, or less\n`);
+        process.stderr.write(`[e2e] ha: the 4 MB download took ${total.toFixed(1)} s; the power cut came ${killedAfter.toFixed(1)} s after it started, or less, with ${partial} bytes received\n`);
+        check(partial >= 262144 && partial < size, "client", `the download had ${partial} of ${size} bytes when the power was cut: not in flight`, "");
         check(total > killedAfter, "client", `the download ended (${total} s) before the power cut (${killedAfter.toFixed(1)} s): it did not cross the failover`, "");
         // Served by the new master from now on: 0 failed requests.
         expectNoFailures(underLoad(() => onVm("client", "sleep 10")), `10 s on ${backup} after the failover`);
