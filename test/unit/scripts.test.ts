@@ -672,6 +672,23 @@ describe("keepalived's config as the scripts render it (checked by the real keep
 });
 
 describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-ins of ufw and firewalld", () => {
+    /** Runs `body` after lib.sh with the stand-ins in `bin` first on PATH and `stubs` defined; returns its output. */
+    function runFirewallScript(dir: string, bin: string, stubs: string[], body: string): string {
+        const script = [
+            `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+            `PATH=${shellQuote(bin)}:$PATH LVS_STATE=${shellQuote(path.join(dir, "state"))}`,
+            "LVS_RESOURCE=director-keepalived",
+            ...stubs,
+            'changed() { echo "changed: $*"; }',
+            'drift() { echo "drift: $*"; }',
+            body,
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        return r.stdout;
+    }
+
     /**
      * A stand-in ufw that keeps its added rules in a file and prints them as `ufw show added` does
      * (ufw 0.36: "ufw allow 80/tcp", "ufw allow from A proto vrrp", "ufw allow from A to any port
@@ -700,19 +717,8 @@ describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-
                 ].join("\n"),
                 { mode: 0o755 },
             );
-            const script = [
-                `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
-                `PATH=${shellQuote(bin)}:$PATH LVS_STATE=${shellQuote(path.join(dir, "state"))}`,
-                "LVS_RESOURCE=director-keepalived",
-                'firewall-cmd() { return 1; }; systemctl() { return 1; }',
-                'changed() { echo "changed: $*"; }',
-                'drift() { echo "drift: $*"; }',
-                body,
-            ].join("\n");
-            const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
-            expect(r.stderr).toBe("");
-            expect(r.status).toBe(0);
-            return { out: r.stdout, rules: fs.readFileSync(rules, "utf8").trim().split("\n") };
+            const out = runFirewallScript(dir, bin, ["firewall-cmd() { return 1; }; systemctl() { return 1; }"], body);
+            return { out, rules: fs.readFileSync(rules, "utf8").trim().split("\n") };
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
@@ -801,22 +807,11 @@ describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-
                 ].join("\n"),
                 { mode: 0o755 },
             );
-            const script = [
-                `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
-                `PATH=${shellQuote(bin)}:$PATH LVS_STATE=${shellQuote(path.join(dir, "state"))}`,
-                "LVS_RESOURCE=director-keepalived",
-                // firewalld is the active firewall (fw_backend asks systemctl).
-                'systemctl() { [ "$*" = "is-active --quiet firewalld" ]; }',
-                'ufw() { echo "ufw must not be called" >&2; return 1; }',
-                'changed() { echo "changed: $*"; }',
-                'drift() { echo "drift: $*"; }',
-                body,
-            ].join("\n");
-            const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
-            expect(r.stderr).toBe("");
-            expect(r.status).toBe(0);
+            // firewalld is the active firewall (fw_backend asks systemctl).
+            const stubs = ['systemctl() { [ "$*" = "is-active --quiet firewalld" ]; }', 'ufw() { echo "ufw must not be called" >&2; return 1; }'];
+            const out = runFirewallScript(dir, bin, stubs, body);
             const read = (set: string) => fs.readFileSync(path.join(dir, set), "utf8").trim().split("\n");
-            return { out: r.stdout, permanent: read("permanent"), runtime: read("runtime") };
+            return { out, permanent: read("permanent"), runtime: read("runtime") };
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
