@@ -46,6 +46,14 @@ function serviceConns(): number {
     return Number(line?.trim().split(/\s+/)[2] ?? -1);
 }
 
+/** A firewall-mark service: two ports of the VIP balanced as one, with shared persistence. */
+const APP = { name: "app", vip: VIP, ports: [8080, 8443], scheduler: "rr", persistence: 300, realServers: [{ host: "web1" }, { host: "web2" }] };
+
+/** The mark lvs-dr picked for APP, from the stack's outputs (what a stack reference reads). */
+function appMark(): number {
+    return (JSON.parse(pulumi(["stack", "output", "services", "--json"]).stdout) as Array<{ name: string; fwmark: number }>).find((x) => x.name === APP.name)!.fwmark;
+}
+
 function bothPagesThroughVip(): void {
     const replies = onVm("client", `for i in $(seq 20); do curl -sS --fail --max-time 5 http://${VIP}/; echo; done`).stdout.trim().split("\n");
     for (const page of PAGES) check(replies.includes(page), "client", `"${page}" was not served through the VIP`, replies);
@@ -74,8 +82,8 @@ beforeAll(() => {
 let pairAtStart: { master: string; entries: number[] };
 
 describe("changes under load, with zero failed requests", () => {
-    test("add a third web server", () => {
-        step("day-2: add web3");
+    test("add a third web server, and a firewall-mark service (8080 + 8443 as one)", () => {
+        step("day-2: add web3 and a firewall-mark service");
         const r = underLoad(() => {
             editConfig((c) => {
                 c["lvs-dr:services"][0].realServers.push({ host: "web3" });
@@ -83,11 +91,33 @@ describe("changes under load, with zero failed requests", () => {
                 // ends as soon as the connections do: the timeout costs nothing unless one hangs).
                 c["lvs-dr:services"][0].drainTimeout = 600;
                 c["lvs-dr:mounts"].push({ host: "web3", server: "nfs", export: "/srv/lvs/kgc", path: "/var/www/html" });
+                // In the same up (each up costs minutes under emulation); kept until the last
+                // suite's destroy, which must remove its marks, their unit and file exactly.
+                c["lvs-dr:services"].push(APP);
             });
             pulumi(["up", "--yes", "--skip-preview"]);
         });
-        expectNoFailures(r, "adding web3");
+        expectNoFailures(r, "adding web3 and the firewall-mark service");
         checkTables((t) => t.includes("-r 10.86.0.33:80 -g -w 1"), "web3 is not a real server");
+    });
+
+    test("the firewall-mark service keeps a client on one real server across 8080 and 8443", () => {
+        step("day-2: the firewall-mark service");
+        const mark = appMark();
+        check(mark >>> 16 === 0x4c55, "(engine)", "the service's mark is not one lvs-dr picked", mark);
+        checkTables(
+            (t) => t.includes(`-A -f ${mark} -s rr -p 300`) && ["10.86.0.11", "10.86.0.22"].every((a) => t.includes(`-a -f ${mark} -r ${a}:0 -g -w 1`)),
+            `the firewall-mark service ${mark} with web1 and web2 is not in the table`,
+        );
+        for (const d of DIRECTORS) {
+            const rules = onVm(d, `nft list table ip lvs_dr_fwm_${mark}`).stdout;
+            check(/dport \{ 8080, 8443 \}/.test(rules) && (rules.match(/meta mark set/g) ?? []).length === 1, d, "the director does not mark exactly 8080 and 8443", rules);
+        }
+        // One client, both ports, alternating: every reply from the same real server (persistence is
+        // per client and mark, so it holds across the ports). Without the marks no IPVS service
+        // would take these ports at all: the director itself would refuse the connections.
+        const replies = onVm("client", `for i in $(seq 6); do for p in 8080 8443; do curl -sS --fail --max-time 5 http://${VIP}:$p/; done; done`).stdout.trim().split("\n");
+        check(replies.length === 12 && new Set(replies).size === 1 && PAGES.includes(replies[0]), "client", "the client was not kept on one real server across 8080 and 8443", replies);
     });
 
     test("change a weight: the plan is one line of one resource per director, and the real server is edited in place", () => {
@@ -138,44 +168,6 @@ describe("changes under load, with zero failed requests", () => {
             });
             expectNoFailures(r, `persistence ${persistence}`);
             checkTables((t) => (persistence ? t.includes(`-p ${persistence}`) : !t.includes(" -p ")), `persistence is not ${persistence}`);
-        }
-    });
-
-    test("a firewall-mark service: ports 8080 and 8443 as one, a client kept on one real server across both; drift in its marks repaired; removed without a trace", () => {
-        step("day-2: a firewall-mark service (8080 + 8443)");
-        const app = { name: "app", vip: VIP, ports: [8080, 8443], scheduler: "rr", persistence: 300, realServers: [{ host: "web1" }, { host: "web2" }] };
-        const added = underLoad(() => {
-            editConfig((c) => c["lvs-dr:services"].push(app));
-            pulumi(["up", "--yes", "--skip-preview"]);
-        });
-        expectNoFailures(added, "adding the firewall-mark service");
-        const mark = (JSON.parse(pulumi(["stack", "output", "services", "--json"]).stdout) as any[]).find((x) => x.name === "app").fwmark as number;
-        check(mark >>> 16 === 0x4c55, "(engine)", "the service's mark is not one lvs-dr picked", mark);
-        checkTables(
-            (t) => t.includes(`-A -f ${mark} -s rr -p 300`) && ["10.86.0.11", "10.86.0.22"].every((a) => t.includes(`-a -f ${mark} -r ${a}:0 -g -w 1`)),
-            `the firewall-mark service ${mark} with web1 and web2 is not in the table`,
-        );
-        // One client, both ports, alternating: every reply from the same real server (persistence is
-        // per client and mark, so it holds across the ports). Without the marks no IPVS service
-        // would take these ports at all: the director itself would refuse the connections.
-        const replies = onVm("client", `for i in $(seq 6); do for p in 8080 8443; do curl -sS --fail --max-time 5 http://${VIP}:$p/; done; done`).stdout.trim().split("\n");
-        check(replies.length === 12 && new Set(replies).size === 1 && PAGES.includes(replies[0]), "client", "the client was not kept on one real server across 8080 and 8443", replies);
-        // Drift: the marks deleted by hand (then nothing would reach the service).
-        for (const d of DIRECTORS) onVm(d, `nft delete table ip lvs_dr_fwm_${mark}`);
-        const plan = refreshPlan().sort();
-        check(JSON.stringify(plan) === JSON.stringify(["update app-director2-live", "update app-director2-service", "update app-live", "update app-service"]), "(engine)", "preview --refresh should plan the service on both directors", plan);
-        pulumi(["up", "--refresh", "--yes", "--skip-preview"]);
-        for (const d of DIRECTORS) check(onVm(d, `nft list table ip lvs_dr_fwm_${mark} | grep -c 'meta mark set'`).stdout.trim() === "1", d, "the marks were not put back", "");
-        // Removed under load: the service, its marks, their unit and file go from both directors.
-        const removed = underLoad(() => {
-            editConfig((c) => (c["lvs-dr:services"] = c["lvs-dr:services"].filter((x: any) => x.name !== "app")));
-            pulumi(["up", "--yes", "--skip-preview"]);
-        });
-        expectNoFailures(removed, "removing the firewall-mark service");
-        checkTables((t) => !t.includes(` ${mark} `), `the firewall-mark service ${mark} is still in the table`);
-        for (const d of DIRECTORS) {
-            const left = onVm(d, `nft list tables; ls /etc/lvs-dr/nft /etc/systemd/system 2>/dev/null | grep -F fwm || true`).stdout;
-            check(!left.includes(`fwm_${mark}`) && !left.includes(`fwm-${mark}`) && !left.includes(`fwmark-${mark}`), d, "something of the firewall-mark service is left", left);
         }
     });
 
@@ -269,8 +261,14 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                     "printf '[Service]\\nType=oneshot\\nExecStart=/bin/true\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/lvs-dr-vip-10.86.0.99.service && systemctl daemon-reload && systemctl enable --quiet lvs-dr-vip-10.86.0.99.service",
                 ],
                 ["web2", "rm /usr/local/lib/lvs-dr/real-server/vip.sh"],
+                // The firewall-mark service's marks, on both directors (then nothing reaches it).
+                ...DIRECTORS.map((d): [string, string] => [d, "for t in $(nft list tables | awk '$3 ~ /^lvs_dr_fwm_/ { print $3 }'); do nft delete table ip \"$t\"; done"]),
             ],
             [
+                "update app-director2-live",
+                "update app-director2-service",
+                "update app-live",
+                "update app-service",
                 "update director-live",
                 "update nfs-export-kgc-*",
                 "update nfs-live",
@@ -292,7 +290,18 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                 ["director", "ipvsadm -C"],
                 ["web1", "rm /var/lib/lvs-dr/resources/web1-web.def"],
             ],
-            ["update web-live", "update web-real-web1", "update web-real-web2", "update web-service", "update web1-live", "update web1-web"],
+            [
+                "update app-live",
+                "update app-real-web1",
+                "update app-real-web2",
+                "update app-service",
+                "update web-live",
+                "update web-real-web1",
+                "update web-real-web2",
+                "update web-service",
+                "update web1-live",
+                "update web1-web",
+            ],
         ],
     ];
     test.each(rounds)("%s", (_what, changes, want) => {
@@ -312,6 +321,12 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
         checkTables((t) => !t.includes(":8080") && !t.includes("10.86.0.33"), "an extra IPVS entry is still there");
         const units = onVm("web1", "ls /etc/systemd/system | grep -c 'lvs-dr-vip-10.86.0.99' || true").stdout.trim();
         check(units === "0", "web1", "the leftover unit is still there", units);
+        // The firewall-mark service whole again: its marks back on both directors, and it serves.
+        const mark = appMark();
+        for (const d of DIRECTORS) check(onVm(d, `nft list table ip lvs_dr_fwm_${mark} | grep -c 'meta mark set'`).stdout.trim() === "1", d, "the marks were not put back", "");
+        checkTables((t) => t.includes(`-A -f ${mark} -s rr -p 300`) && ["10.86.0.11", "10.86.0.22"].every((a) => t.includes(`-a -f ${mark} -r ${a}:0 -g -w 1`)), "the firewall-mark service was not put back whole");
+        const replies = onVm("client", `for p in 8080 8443; do curl -sS --fail --max-time 5 http://${VIP}:$p/; done`).stdout.trim().split("\n");
+        check(replies.length === 2 && replies.every((r) => PAGES.includes(r)), "client", "the firewall-mark service does not serve after the repair", replies);
     });
 });
 
