@@ -42,6 +42,7 @@ export function checkParams(s: ServiceSpec, mark: number): Record<string, string
         CHECK_INTERVAL: String(c.interval),
         CHECK_TIMEOUT: String(c.timeout),
         CHECK_RETRY: c.failuresBeforeDown - 1,
+        CHECK_RETRY_DELAY: String(c.retryDelay),
         CHECK_MARK: c.throughVip ? mark : 0,
     };
 }

@@ -40,14 +40,20 @@ const seconds = (max: number) => z.number().positive().max(max).multipleOf(0.001
 
 /** What every kind of check shares: its timers and thresholds (keepalived's names in comments). */
 const checkTimers = {
-    /** Seconds between checks (delay_loop), and between the tries of a failing check. */
+    /** Seconds between checks (delay_loop). */
     interval: seconds(3600).default(1),
     /**
      * Seconds a try may take (connect_timeout). A connect on a LAN takes milliseconds; a real server
      * that drops the VIP's packets is only seen by this timeout running out, twice by default, so it
-     * sets how fast such a server leaves rotation (1 s interval + 2 tries: at most about 3 s).
+     * sets how fast such a server leaves rotation: at most interval + timeout + (retryDelay +
+     * timeout) per further try, 2.5 s at the defaults.
      */
     timeout: seconds(3600).default(0.5),
+    /**
+     * Seconds before a failed try is tried again (delay_before_retry; keepalived's own default is
+     * 1 s, which made a VIP-less real server leave rotation up to 3 s after it broke).
+     */
+    retryDelay: seconds(3600).default(0.5),
     /** Failed tries in a row that take a real server out of rotation (retry + 1). */
     failuresBeforeDown: z.number().int().min(1).max(10).default(2),
     /**

@@ -10,7 +10,7 @@
 # its lo, ARP settings lost), not only when its web server is down.
 # Parameters: SERVICE_ID, PROTOCOL, VIP, PORT, REAL_ADDRESS, REAL_PORT, WEIGHT, DRAIN_TIMEOUT,
 # DRAIN_IDLE, CHECK_TYPE, CHECK_PATH, CHECK_STATUS, CHECK_BODY (http), CHECK_INTERVAL,
-# CHECK_TIMEOUT, CHECK_RETRY, CHECK_MARK; of a firewall-mark service also FWMARK and PORTS
+# CHECK_TIMEOUT, CHECK_RETRY, CHECK_RETRY_DELAY, CHECK_MARK; of a firewall-mark service also FWMARK and PORTS
 # (ipvs-service.sh), with REAL_PORT 0 (in DR each connection keeps the port the client chose).
 real_file() { printf '%s/services/%s/%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 check_file_path() { printf '%s/checks/%s-%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
@@ -60,7 +60,7 @@ render_real() {
         printf '        connect_ip %s\n        bindto %s\n        fwmark %s\n' "$VIP" "$DATA_ADDRESS" "$CHECK_MARK"
     fi
     printf '        connect_port %s\n        connect_timeout %s\n        delay_loop %s\n' "$PORT" "$CHECK_TIMEOUT" "$CHECK_INTERVAL"
-    printf '        retry %s\n        delay_before_retry %s\n        warmup 0\n    }\n}\n' "$CHECK_RETRY" "$CHECK_INTERVAL"
+    printf '        retry %s\n        delay_before_retry %s\n        warmup 0\n    }\n}\n' "$CHECK_RETRY" "$CHECK_RETRY_DELAY"
 }
 
 render_mark() {

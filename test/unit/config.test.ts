@@ -49,6 +49,7 @@ test("the dev config (the recipe's topology) is valid and normalized", () => {
         type: "tcp",
         interval: 1,
         timeout: 0.5,
+        retryDelay: 0.5,
         failuresBeforeDown: 2,
         successesBeforeUp: 1,
         throughVip: true,
@@ -263,6 +264,7 @@ describe("health checks and the director pair", () => {
         ["two successes before up", (v: Values) => (v.services[0].healthCheck = { type: "tcp", successesBeforeUp: 2 }), /lvs-dr:services\[0\]\.healthCheck\.successesBeforeUp: 2 .*must be 1/],
         ["0 failures before down", (v: Values) => (v.services[0].healthCheck = { type: "tcp", failuresBeforeDown: 0 }), /lvs-dr:services\[0\]\.healthCheck\.failuresBeforeDown: 0/],
         ["a negative interval", (v: Values) => (v.services[0].healthCheck = { type: "tcp", interval: -1 }), /lvs-dr:services\[0\]\.healthCheck\.interval: -1/],
+        ["a zero retry delay", (v: Values) => (v.services[0].healthCheck = { type: "tcp", retryDelay: 0 }), /lvs-dr:services\[0\]\.healthCheck\.retryDelay: 0/],
     ])("refuses %s, naming the field", (_what, mutate, message) => {
         const found = problems(mutate);
         expect(found.join("\n")).toMatch(message);

@@ -189,7 +189,7 @@ test("stack outputs describe the cluster for stack references", () => {
             scheduler: "rr",
             method: "dr",
             persistence: 0,
-            healthCheck: { type: "tcp", interval: 1, timeout: 0.5, failuresBeforeDown: 2, successesBeforeUp: 1, throughVip: true },
+            healthCheck: { type: "tcp", interval: 1, timeout: 0.5, retryDelay: 0.5, failuresBeforeDown: 2, successesBeforeUp: 1, throughVip: true },
             realServers: [
                 { host: "web1", address: "192.168.86.11", port: 80, weight: 1 },
                 { host: "web2", address: "192.168.86.22", port: 80, weight: 1 },

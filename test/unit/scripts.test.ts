@@ -493,7 +493,7 @@ describe("the drain of a removed real server (ipvs-real.sh, keepalived's real_se
                 "LVS_RESOURCE=web-real-web3 DATA_ADDRESS=10.86.0.44",
                 "SERVICE_ID=tcp-10.86.0.180-80 PROTOCOL=tcp VIP=10.86.0.180 PORT=80 REAL_ADDRESS=10.86.0.33 REAL_PORT=80",
                 "WEIGHT=1 DRAIN_TIMEOUT=2 DRAIN_IDLE=120",
-                "CHECK_TYPE=tcp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=1 CHECK_TIMEOUT=0.8 CHECK_RETRY=1 CHECK_MARK=0",
+                "CHECK_TYPE=tcp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=1 CHECK_TIMEOUT=0.8 CHECK_RETRY=1 CHECK_RETRY_DELAY=0.3 CHECK_MARK=0",
                 "lvs_remove",
             ].join("\n");
             const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
@@ -619,8 +619,8 @@ describe("keepalived's config as the scripts render it (checked by the real keep
             for (const [addr, mark] of [["10.86.0.11", 1280763732], ["10.86.0.22", 1280763809]] as const) {
                 const check =
                     proto === "tcp"
-                        ? "CHECK_TYPE=http CHECK_PATH=/health?x=1 CHECK_STATUS=200 CHECK_BODY='web\\!' CHECK_INTERVAL=1 CHECK_TIMEOUT=0.8 CHECK_RETRY=1"
-                        : "CHECK_TYPE=udp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=2.5 CHECK_TIMEOUT=1 CHECK_RETRY=0";
+                        ? "CHECK_TYPE=http CHECK_PATH=/health?x=1 CHECK_STATUS=200 CHECK_BODY='web\\!' CHECK_INTERVAL=1 CHECK_TIMEOUT=0.8 CHECK_RETRY=1 CHECK_RETRY_DELAY=0.3"
+                        : "CHECK_TYPE=udp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=2.5 CHECK_TIMEOUT=1 CHECK_RETRY=0 CHECK_RETRY_DELAY=1";
                 const params = `SERVICE_ID=${id} PROTOCOL=${proto} VIP=10.86.0.180 PORT=${port} REAL_ADDRESS=${addr} REAL_PORT=${port} WEIGHT=3 ${check} CHECK_MARK=${mark + port}`;
                 fs.writeFileSync(path.join(ka, "services", id, `${addr}-${port}.conf`), sh("ipvs-real.sh", `${params}; render_real 3`));
                 fs.writeFileSync(path.join(ka, "checks", `${id}-${addr}-${port}.conf`), sh("ipvs-real.sh", `${params}; render_mark`));
@@ -632,7 +632,7 @@ describe("keepalived's config as the scripts render it (checked by the real keep
         fs.mkdirSync(path.join(ka, "services", fwm), { recursive: true });
         fs.writeFileSync(path.join(ka, "services", `${fwm}.conf`), sh("ipvs-service.sh", `${fwmParams} SCHEDULER=rr PERSISTENCE=300; render`));
         for (const [addr, mark] of [["10.86.0.11", 1280704600], ["10.86.0.22", 1280704601]] as const) {
-            const params = `${fwmParams} REAL_ADDRESS=${addr} REAL_PORT=0 WEIGHT=1 CHECK_TYPE=tcp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=1 CHECK_TIMEOUT=0.5 CHECK_RETRY=1 CHECK_MARK=${mark}`;
+            const params = `${fwmParams} REAL_ADDRESS=${addr} REAL_PORT=0 WEIGHT=1 CHECK_TYPE=tcp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=1 CHECK_TIMEOUT=0.5 CHECK_RETRY=1 CHECK_RETRY_DELAY=0.5 CHECK_MARK=${mark}`;
             fs.writeFileSync(path.join(ka, "services", fwm, `${addr}-0.conf`), sh("ipvs-real.sh", `${params}; render_real 1`));
             fs.writeFileSync(path.join(ka, "checks", `${fwm}-${addr}-0.conf`), sh("ipvs-real.sh", `${params}; render_mark`));
         }
@@ -652,6 +652,8 @@ describe("keepalived's config as the scripts render it (checked by the real keep
             // The check through the VIP: to VIP:PORT, from the director's address, with its mark.
             expect(conf).toMatch(/connect_ip 10\.86\.0\.180\n\s+bindto 10\.86\.0\.44\n\s+fwmark 1280763812\n/);
             expect(conf).toMatch(/path "\/health\?x=1"\n\s+status_code 200\n\s+regex "web\\!"/);
+            // Its timers: a check every second, a try may take 0.8 s, one retry 0.3 s after a failed try.
+            expect(conf).toMatch(/connect_timeout 0\.8\n\s+delay_loop 1\n\s+retry 1\n\s+delay_before_retry 0\.3\n/);
             // The firewall-mark service: keyed by its mark, real servers without a port, checked on its first port.
             const fwm = path.join(dir, "keepalived", "services", "tcp-10.86.0.180-fwm1280640000");
             expect(fs.readFileSync(`${fwm}.conf`, "utf8")).toMatch(/^virtual_server fwmark 1280640000 \{\n\s+lvs_sched rr\n\s+lvs_method DR\n\s+persistence_timeout 300\n/m);
