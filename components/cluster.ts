@@ -72,6 +72,8 @@ export function deployCluster(spec: ClusterSpec): Cluster {
         realServers[host] = new RealServer(host, {
             host: target(host),
             vips: [...new Set(served.map((s) => s.vip))],
+            // The VIPs it is a tunnelled real server for: held on tunl0 instead of lo.
+            tunnelVips: [...new Set(served.filter((s) => s.realServers.some((r) => r.host === host && r.method === "tun")).map((s) => s.vip))],
             webServer: spec.webServer,
             ports: servicePorts(served),
             mounts: spec.mounts
@@ -147,7 +149,7 @@ export function clusterOutputs(spec: ClusterSpec) {
             method: s.method,
             persistence: s.persistence,
             healthCheck: s.healthCheck,
-            realServers: s.realServers.map((r) => ({ host: r.host, address: r.address, port: r.port, weight: r.weight })),
+            realServers: s.realServers.map((r) => ({ host: r.host, address: r.address, port: r.port, weight: r.weight, method: r.method })),
         })),
         nfsExports: spec.nfsServers.flatMap((n) =>
             n.exports.map((e) => ({ ...host(n.host), path: e.path, clients: e.clients, line: exportLine(e) })),

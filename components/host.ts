@@ -75,15 +75,17 @@ export interface PlannedCommand {
 
 /**
  * A VIP held by a host: on the director's data interface (announced with gratuitous ARP), or on a
- * real server's `lo` (with the recipe's host route), after `after` (its sysctls).
+ * real server's `lo` (with the recipe's host route), or `tunl0` for one the director tunnels to,
+ * after `after` (its sysctls).
  */
-export function vipCommand(component: string, vip: string, on: "director" | "real-server", after: string): PlannedCommand {
+export function vipCommand(component: string, vip: string, on: "director" | "real-server" | "tunnel", after: string): PlannedCommand {
     const director = on === "director";
+    const device = director ? "@IFACE@" : on === "tunnel" ? "tunl0" : "lo";
     return {
         name: `${component}-vip-${vip}`,
         concern: "vip",
         object: `vip-${vip}`,
-        params: { VIP: vip, DEVICE: director ? "@IFACE@" : "lo", HOST_ROUTE: director ? "no" : "yes", ANNOUNCE: director ? "yes" : "no" },
+        params: { VIP: vip, DEVICE: device, HOST_ROUTE: director ? "no" : "yes", ANNOUNCE: director ? "yes" : "no" },
         identity: [vip],
         after: [after],
     };

@@ -14,6 +14,11 @@ export interface RealServerArgs {
     host: HostTarget;
     /** VIPs of the services this host serves: each held on `lo` as a /32. */
     vips: string[];
+    /**
+     * Of those, the VIPs of services that reach this host by IP-in-IP (method tun): held on `tunl0`
+     * instead, with the ipip module, tunl0's reverse-path filter loose and the TCP MSS clamped.
+     */
+    tunnelVips?: string[];
     webServer: (typeof WEB_SERVERS)[number];
     /** Service ports to open in an active firewall, as PORT/PROTO. */
     ports: string[];
@@ -31,6 +36,16 @@ export function realServerSysctls(): string[] {
         out.push(`net/ipv4/conf/${dev}/arp_ignore=1`, `net/ipv4/conf/${dev}/arp_announce=2`);
     }
     return out;
+}
+
+/**
+ * Kernel settings of a tunnelled real server: tunl0's reverse-path filter loose (2). A decapsulated
+ * packet arrives on tunl0 from a client whose route is through another device, which a strict filter
+ * (1, RHEL's default for `all`) drops; the kernel takes the larger of `all` and the device's value,
+ * so 2 is loose whatever `all` is, and no other device's filter is touched.
+ */
+export function tunnelSysctls(): string[] {
+    return ["net/ipv4/conf/tunl0/rp_filter=2"];
 }
 
 /** A stable, readable name part for a path: "/var/www/html" -> "var-www-html". */
@@ -61,10 +76,27 @@ export function mountName(host: string, mountPoint: string): string {
 
 /** The real server's host resources, in apply order (pure: the tests read it). */
 export function realServerPlan(name: string, args: Omit<RealServerArgs, "host">): HostPlan {
+    const tunnelVips = args.vips.filter((v) => args.tunnelVips?.includes(v));
+    const tunnel: PlannedCommand[] =
+        tunnelVips.length === 0
+            ? []
+            : [
+                  { name: `${name}-tunnel`, concern: "tunnel", object: "tunnel", params: { VIPS: tunnelVips }, after: [`${name}-arp`] },
+                  {
+                      name: `${name}-tunnel-sysctl`,
+                      concern: "sysctl",
+                      object: "sysctl-real-server-tunnel",
+                      params: { NAME: "real-server-tunnel", SETTINGS: tunnelSysctls() },
+                      after: [`${name}-tunnel`],
+                  },
+              ];
     const commands: PlannedCommand[] = [
         { name: `${name}-arp`, concern: "sysctl", object: "sysctl-real-server", params: { NAME: "real-server", SETTINGS: realServerSysctls() } },
-        // The VIP goes on lo only once the host will not answer ARP for it.
-        ...args.vips.map((vip) => vipCommand(name, vip, "real-server", `${name}-arp`)),
+        ...tunnel,
+        // The VIP goes on lo (or tunl0) only once the host will not answer ARP for it.
+        ...args.vips.map((vip) =>
+            tunnelVips.includes(vip) ? vipCommand(name, vip, "tunnel", `${name}-tunnel-sysctl`) : vipCommand(name, vip, "real-server", `${name}-arp`),
+        ),
         {
             name: `${name}-web`,
             concern: "web",
@@ -89,8 +121,9 @@ export function realServerPlan(name: string, args: Omit<RealServerArgs, "host">)
 }
 
 /**
- * A real server in direct-routing mode: the ARP sysctls, then the VIP(s) on lo, the web server, and
- * the NFS mounts its content comes from. Everything persists across reboots and is undone on delete.
+ * A real server: the ARP sysctls, then the VIP(s) on lo (direct routing) or on tunl0 (tunnelled, with
+ * the ipip module, tunl0's settings and the MSS clamp first), the web server, and the NFS mounts its
+ * content comes from. Everything persists across reboots and is undone on delete.
  */
 export class RealServer extends pulumi.ComponentResource {
     public readonly target: HostTarget;
@@ -114,6 +147,7 @@ export class RealServer extends pulumi.ComponentResource {
             host: args.host.spec.name,
             address: args.host.spec.address,
             vips: args.vips,
+            tunnelVips: args.tunnelVips ?? [],
             mounts: args.mounts.map((m) => m.mount.path),
         });
     }

@@ -18,6 +18,7 @@ export const CONCERNS = [
     "ipvs-modules",
     "sysctl",
     "vip",
+    "tunnel",
     "keepalived",
     "ipvs-service",
     "ipvs-real",
@@ -35,7 +36,7 @@ export type Kind = "director" | "real-server" | "nfs-server";
 /** The concern scripts each kind of toolkit carries. A VirtualService uses its director's. */
 export const KIND_CONCERNS: Record<Kind, readonly Concern[]> = {
     director: ["ipvs-modules", "sysctl", "vip", "keepalived", "ipvs-service", "ipvs-real", "live"],
-    "real-server": ["sysctl", "vip", "web", "mount", "live"],
+    "real-server": ["sysctl", "tunnel", "vip", "web", "mount", "live"],
     "nfs-server": ["nfs-server", "nfs-export", "live"],
 };
 

@@ -99,6 +99,8 @@ export function virtualServicePlan(name: string, args: VirtualServiceArgs, direc
                         DRAIN_TIMEOUT: s.drainTimeout,
                         DRAIN_IDLE: s.drainIdle,
                         ...checkParams(s, mark),
+                        // A tunnelled real server also has its method (a direct-routing one's command is as before).
+                        ...(r.method === "dr" ? {} : { METHOD: r.method }),
                     },
                     identity: [id, r.address, String(r.port)],
                     after: [`${name}-service`, rs],

@@ -11,8 +11,11 @@ export const SCHEDULERS = [
     "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
 ] as const;
 export const PROTOCOLS = ["tcp", "udp"] as const;
-/** Forwarding methods this program implements. Direct routing only: NAT and TUN need other host setup. */
-export const METHODS = ["dr"] as const;
+/**
+ * Forwarding methods this program implements: direct routing (the real server on the director's
+ * segment) and IP-in-IP tunnelling (tun: a real server in any network the director routes to).
+ */
+export const METHODS = ["dr", "tun"] as const;
 /** ipvsadm(8): "weight is an integer specifying the capacity of a server ... 0 to 65535". */
 export const MAX_WEIGHT = 65535;
 /**
@@ -27,6 +30,8 @@ export const MAX_SERVICE_PORTS = 16;
 const realServerSchema = z.strictObject({
     host: name,
     port: port.optional(),
+    /** How the director forwards to this real server (default: the service's method). */
+    method: z.enum(METHODS).optional(),
     weight: z
         .number()
         .int({ message: `must be a whole number from 0 to ${MAX_WEIGHT}` })
@@ -311,25 +316,25 @@ export function normalizeServices(
             if (seen.has(r.host)) problems.push(`${rAt("host")}: "${r.host}" is already realServers[${seen.get(r.host)}] of this service`);
             seen.set(r.host, j);
             const rport = marked ? 0 : (r.port ?? port0);
+            const method = r.method ?? s.method;
+            const methodName = method === "dr" ? "direct routing" : "tunnelling";
             if (marked && r.port !== undefined) {
-                problems.push(`${rAt("port")}: a firewall-mark service has no real server port (direct routing keeps each client's port)`);
-            } else if (!marked && s.method === "dr" && rport !== port0) {
-                problems.push(
-                    `${rAt("port")}: ${rport} differs from the service port ${port0}; direct routing cannot change the port`,
-                );
+                problems.push(`${rAt("port")}: a firewall-mark service has no real server port (${methodName} keeps each client's port)`);
+            } else if (!marked && rport !== port0) {
+                problems.push(`${rAt("port")}: ${rport} differs from the service port ${port0}; ${methodName} cannot change the port`);
             }
             if (!h) return;
             if (director.hosts.includes(h.name)) {
                 problems.push(`${rAt("host")}: "${h.name}" is the director; a director cannot also be a real server here`);
             }
-            if (directorHost && s.method === "dr" && !ipaddr.IPv4.parse(h.address).match(ipaddr.IPv4.parseCIDR(directorHost.network))) {
+            if (directorHost && method === "dr" && !ipaddr.IPv4.parse(h.address).match(ipaddr.IPv4.parseCIDR(directorHost.network))) {
                 problems.push(
                     `${rAt("host")}: "${h.name}" (${h.address}) is outside the director's network ${directorHost.network}; ` +
-                        `direct routing needs real servers on the director's segment`,
+                        `direct routing needs real servers on the director's segment (method: tun reaches other networks)`,
                 );
             }
             if (!realServerHosts.includes(h.name)) realServerHosts.push(h.name);
-            reals.push({ host: h.name, address: h.address, port: rport, weight: r.weight });
+            reals.push({ host: h.name, address: h.address, port: rport, weight: r.weight, method });
         });
         const healthCheck = s.healthCheck ?? healthCheckSchema.parse({ type: s.protocol === "udp" ? "udp" : "tcp" });
         const checkAt = (...p: PropertyKey[]) => svcAt("healthCheck", ...p);

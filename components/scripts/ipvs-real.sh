@@ -11,16 +11,21 @@
 # Parameters: SERVICE_ID, PROTOCOL, VIP, PORT, REAL_ADDRESS, REAL_PORT, WEIGHT, DRAIN_TIMEOUT,
 # DRAIN_IDLE, CHECK_TYPE, CHECK_PATH, CHECK_STATUS, CHECK_BODY (http), CHECK_INTERVAL,
 # CHECK_TIMEOUT, CHECK_RETRY, CHECK_RETRY_DELAY, CHECK_MARK; of a firewall-mark service also FWMARK and PORTS
-# (ipvs-service.sh), with REAL_PORT 0 (in DR each connection keeps the port the client chose).
+# (ipvs-service.sh), with REAL_PORT 0 (in DR each connection keeps the port the client chose); of a
+# tunnelled real server METHOD=tun (IP-in-IP, ipvsadm -i), else direct routing.
 real_file() { printf '%s/services/%s/%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 check_file_path() { printf '%s/checks/%s-%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
 # The rules file of this real server that lvs-dr wrote before keepalived held the table.
 static_rules() { printf '%s/ipvs/%s/10-real-%s-%s.rules\n' "$LVS_ETC" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
+# The forwarding method: ipvsadm's flag and keepalived's lvs_method.
+method_flag() { if [ "${METHOD:-dr}" = tun ]; then echo -i; else echo -g; fi; }
+method_name() { if [ "${METHOD:-dr}" = tun ]; then echo TUN; else echo DR; fi; }
+
 # The real server as `ipvsadm -S -n` prints it, with weight $1.
 desired_args() {
-    DESIRED=(-a "$(svc_flag)" "$(svc_addr)" -r "$REAL_ADDRESS:$REAL_PORT" -g -w "${1:-$WEIGHT}")
+    DESIRED=(-a "$(svc_flag)" "$(svc_addr)" -r "$REAL_ADDRESS:$REAL_PORT" "$(method_flag)" -w "${1:-$WEIGHT}")
 }
 live_line() { ipvs_line "-a $(svc_flag) $(svc_addr) -r $REAL_ADDRESS:$REAL_PORT "; }
 has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
@@ -29,7 +34,7 @@ has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
 mark_in_table() {
     [ "$CHECK_MARK" != 0 ] || return 0
     [ "$(ipvs_line "-A -f $CHECK_MARK ")" = "-A -f $CHECK_MARK -s rr" ] &&
-        [ "$(ipvs_line "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 ")" = "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 -g -w 1" ]
+        [ "$(ipvs_line "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 ")" = "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 $(method_flag) -w 1" ]
 }
 # Whether keepalived holds this real server's check as failing (it is then out of the table on purpose).
 check_fails() { [ "$(ka_alive "$REAL_ADDRESS" "$REAL_PORT")" != yes ]; }
@@ -50,7 +55,10 @@ render_real() {
     else
         printf 'real_server %s %s {\n' "$REAL_ADDRESS" "$REAL_PORT"
     fi
-    printf '    weight %s\n    %s {\n' "$1" "$checker"
+    printf '    weight %s\n' "$1"
+    # Only a tunnelled real server says its method: the service's (DR) holds for the others.
+    [ "${METHOD:-dr}" = dr ] || printf '    lvs_method %s\n' "$(method_name)"
+    printf '    %s {\n' "$checker"
     if [ "$CHECK_TYPE" = http ]; then
         printf '        url {\n            path "%s"\n            status_code %s\n' "$CHECK_PATH" "$CHECK_STATUS"
         [ -z "$CHECK_BODY" ] || printf '            regex "%s"\n' "$CHECK_BODY"
@@ -68,7 +76,7 @@ render_mark() {
 # Managed by lvs-dr ($LVS_RESOURCE): the path of the health check of $REAL_ADDRESS:$REAL_PORT through $VIP.
 virtual_server fwmark $CHECK_MARK {
     lvs_sched rr
-    lvs_method DR
+    lvs_method $(method_name)
     real_server $REAL_ADDRESS {
         weight 1
     }
@@ -126,7 +134,7 @@ lvs_apply() {
         # The check's path was deleted by hand (ipvsadm -C): put it back, so the check can pass.
         ipvsadm -D -f "$CHECK_MARK" 2>/dev/null || true
         ipvsadm -A -f "$CHECK_MARK" -s rr
-        ipvsadm -a -f "$CHECK_MARK" -r "$REAL_ADDRESS" -g -w 1
+        ipvsadm -a -f "$CHECK_MARK" -r "$REAL_ADDRESS" "$(method_flag)" -w 1
         changed "restored the fwmark service $CHECK_MARK of the check through the VIP"
         ka_wait "seen the check of $REAL_ADDRESS:$REAL_PORT pass again" has_weight "$WEIGHT" || true
     fi

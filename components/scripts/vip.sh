@@ -4,7 +4,8 @@
 # Parameters: VIP, DEVICE ("@IFACE@" for the data-plane interface, or lo), HOST_ROUTE (yes: also add
 # the host route "VIP dev DEVICE", as the recipe's `route add -host` does), ANNOUNCE (yes: send
 # gratuitous ARP whenever the address comes up, as a director must: neighbours may have cached the
-# MAC of the host that held the VIP before).
+# MAC of the host that held the VIP before). On tunl0 (a tunnelled real server: tunnel.sh loads ipip)
+# the unit also brings the device up, as it comes down at every boot.
 
 vip_unit() { printf 'lvs-dr-vip-%s.service\n' "$VIP"; }
 vip_device() { if [ "$DEVICE" = "@IFACE@" ]; then data_iface; else printf '%s\n' "$DEVICE"; fi; }
@@ -17,7 +18,9 @@ lvs_apply() {
     dev=$(vip_device)
     unit=$(vip_unit)
     ip_bin=$(command -v ip)
-    local route_start="" route_stop="" garp_line=""
+    local route_start="" route_stop="" garp_line="" link_up=""
+    # (A line of its own only on tunl0: the other units' text stays as it was.)
+    [ "$dev" != tunl0 ] || link_up=$'\n'"ExecStartPre=$ip_bin link set dev tunl0 up"
     if [ "$HOST_ROUTE" = yes ]; then
         route_start="ExecStartPost=$ip_bin route replace $VIP/32 dev $dev"
         route_stop="ExecStopPost=-$ip_bin route del $VIP/32 dev $dev"
@@ -51,7 +54,7 @@ After=network-online.target systemd-sysctl.service${device_unit:+ $device_unit}
 
 [Service]
 Type=oneshot
-RemainAfterExit=yes
+RemainAfterExit=yes${link_up}
 ExecStart=$ip_bin address replace $VIP/32 dev $dev
 ${route_start}
 ${garp_line}

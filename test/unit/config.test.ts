@@ -90,7 +90,8 @@ const cases: Array<[string, (v: Values) => void, RegExp]> = [
     ["a real server added to a VIP no service defines (the recipe's 192.168.186.180)", (v) => v.services.push({ vip: "192.168.186.180", port: 80, realServers: [{ host: "web2" }] }), /lvs-dr:services\[1\]\.vip: 192\.168\.186\.180 is not one of the director's VIPs \(lvs-dr:director\.vips: 192\.168\.86\.180\)/],
     ["an unknown scheduler", (v) => (v.services[0].scheduler = "roundrobin"), /lvs-dr:services\[0\]\.scheduler: "roundrobin" is not one of rr, wrr, lc, wlc/],
     ["an unknown protocol", (v) => (v.services[0].protocol = "sctp"), /lvs-dr:services\[0\]\.protocol: "sctp" is not one of tcp, udp/],
-    ["an unknown method", (v) => (v.services[0].method = "nat"), /lvs-dr:services\[0\]\.method: "nat" is not one of dr/],
+    ["an unknown method", (v) => (v.services[0].method = "nat"), /lvs-dr:services\[0\]\.method: "nat" is not one of dr, tun/],
+    ["an unknown method on a real server", (v) => (v.services[0].realServers[1].method = "ipip"), /lvs-dr:services\[0\]\.realServers\[1\]\.method: "ipip" is not one of dr, tun/],
     ["a negative weight", (v) => (v.services[0].realServers[0].weight = -1), /lvs-dr:services\[0\]\.realServers\[0\]\.weight: -1 must be a whole number from 0 to 65535/],
     ["a fractional weight", (v) => (v.services[0].realServers[0].weight = 1.5), /lvs-dr:services\[0\]\.realServers\[0\]\.weight: 1\.5 must be a whole number from 0 to 65535/],
     ["a weight above ipvsadm's maximum", (v) => (v.services[0].realServers[0].weight = 65536), /lvs-dr:services\[0\]\.realServers\[0\]\.weight: 65536 must be a whole number from 0 to 65535 \(ipvsadm's maximum\)/],
@@ -324,5 +325,41 @@ describe("firewall-mark services (ports: several ports of a VIP as one service)"
 
     test("the ports service above has no problem at all (the control for the refusals)", () => {
         expect(problems(marked)).toEqual([]);
+    });
+});
+
+describe("tunnelled real servers (method: tun)", () => {
+    /** web2 moved to another network, reached by IP-in-IP (and let in by its export). */
+    const remote = (v: Values) => {
+        v.hosts.web2.address = "192.168.87.22/24";
+        v.services[0].realServers[1].method = "tun";
+        for (const e of v.nfsServers[0].exports) e.clients = "192.168.0.0/16";
+    };
+
+    test("a real server in another network is tunnelled to; the others keep the service's method", () => {
+        const v = dev();
+        remote(v);
+        const spec = parseClusterConfig(raw(v));
+        expect(spec.services[0].realServers.map((r) => [r.host, r.method])).toEqual([
+            ["web1", "dr"],
+            ["web2", "tun"],
+        ]);
+    });
+
+    test("a service's method is its real servers' default", () => {
+        const v = dev();
+        v.services[0].method = "tun";
+        expect(parseClusterConfig(raw(v)).services[0].realServers.map((r) => r.method)).toEqual(["tun", "tun"]);
+    });
+
+    test.each([
+        ["direct routing to that other network", (v: Values) => (remote(v), delete v.services[0].realServers[1].method), /lvs-dr:services\[0\]\.realServers\[1\]\.host: "web2" \(192\.168\.87\.22\) is outside the director's network 192\.168\.86\.0\/24; direct routing needs real servers on the director's segment \(method: tun reaches other networks\)/],
+        ["a tunnelled real server on another port", (v: Values) => (remote(v), (v.services[0].realServers[1].port = 8080)), /lvs-dr:services\[0\]\.realServers\[1\]\.port: 8080 differs from the service port 80; tunnelling cannot change the port/],
+    ])("refuses %s, naming the field", (_what, mutate, message) => {
+        expect(problems(mutate).join("\n")).toMatch(message);
+    });
+
+    test("the tunnelled real server above has no problem at all (the control for the refusals)", () => {
+        expect(problems(remote)).toEqual([]);
     });
 });

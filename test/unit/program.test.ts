@@ -191,8 +191,8 @@ test("stack outputs describe the cluster for stack references", () => {
             persistence: 0,
             healthCheck: { type: "tcp", interval: 1, timeout: 0.5, retryDelay: 0.5, failuresBeforeDown: 2, successesBeforeUp: 1, throughVip: true },
             realServers: [
-                { host: "web1", address: "192.168.86.11", port: 80, weight: 1 },
-                { host: "web2", address: "192.168.86.22", port: 80, weight: 1 },
+                { host: "web1", address: "192.168.86.11", port: 80, weight: 1, method: "dr" },
+                { host: "web2", address: "192.168.86.22", port: 80, weight: 1, method: "dr" },
             ],
         },
     ]);
@@ -235,7 +235,7 @@ describe("one LiveState per component: installs the toolkit, checks on refresh, 
     test("a toolkit is in the state by hash only: its files are read from components/scripts when installed", () => {
         const toolkit = byName("web1-live").inputs.toolkit;
         expect(toolkit.dir).toBe("/usr/local/lib/lvs-dr/real-server");
-        expect(Object.keys(toolkit.files).sort()).toEqual(["lib.sh", "live.sh", "mount.sh", "nfs-wait.sh", "sysctl.sh", "vip.sh", "web.sh"]);
+        expect(Object.keys(toolkit.files).sort()).toEqual(["lib.sh", "live.sh", "mount.sh", "nfs-wait.sh", "sysctl.sh", "tunnel.sh", "vip.sh", "web.sh"]);
         expect(toolkit.files["lib.sh"]).toBe(sha256(readScript("lib.sh")));
         expect(JSON.stringify(toolkit).length).toBeLessThan(1000);
         expect(Object.keys(byName("director-live").inputs.toolkit.files).sort()).toEqual(
@@ -354,5 +354,44 @@ describe("a firewall-mark service (ports 8080 and 8443 as one)", () => {
         const app = (marked.outputs.services as any[]).find((s) => s.name === "app");
         expect(app).toMatchObject({ port: 8080, ports: [8080, 8443], fwmark: 7, persistence: 300 });
         expect(app.realServers.map((r: any) => r.port)).toEqual([0, 0]);
+    });
+});
+
+describe("a tunnelled real server (method tun): web2 reached by IP-in-IP", () => {
+    let tun: ProgramRun;
+    const res = (name: string): Registered => {
+        const r = tun.resources.find((x) => x.name === name);
+        if (!r) throw new Error(`no resource named ${name}; have: ${tun.resources.map((x) => x.name).join(", ")}`);
+        return r;
+    };
+    beforeAll(async () => {
+        const v = JSON.parse(JSON.stringify(stackValues("dev")));
+        v.services[0].realServers[1].method = "tun";
+        tun = await runProgram(v);
+        if (tun.error) throw tun.error;
+    });
+
+    test("the director tunnels to web2 alone; web1's command is the direct-routing one it was", () => {
+        expect(res("web-real-web2").inputs.stdin).toMatch(/^METHOD='tun'$/m);
+        expect(res("web-real-web1").inputs.stdin).toBe(byName("web-real-web1").inputs.stdin);
+    });
+
+    test("web2: ipip and the MSS clamp, tunl0's loose reverse-path filter, then the VIP on tunl0", () => {
+        expect(res("web2-tunnel").inputs.stdin).toMatch(/^VIPS=\('192\.168\.86\.180'\)$/m);
+        expect(res("web2-tunnel-sysctl").inputs.stdin).toMatch(/^SETTINGS=\('net\/ipv4\/conf\/tunl0\/rp_filter=2'\)$/m);
+        expect(res("web2-tunnel-sysctl").dependencies).toContain("web2-tunnel");
+        expect(res("web2-vip-192.168.86.180").inputs.stdin).toMatch(/^DEVICE='tunl0'$/m);
+        expect(res("web2-vip-192.168.86.180").dependencies).toContain("web2-tunnel-sysctl");
+        // web1 keeps the VIP on lo, and has no tunnel.
+        expect(res("web1-vip-192.168.86.180").inputs.stdin).toMatch(/^DEVICE='lo'$/m);
+        expect(tun.resources.some((r) => r.name === "web1-tunnel")).toBe(false);
+    });
+
+    test("the outputs name each real server's method", () => {
+        const web = (tun.outputs.services as any[]).find((s) => s.name === "web");
+        expect(web.realServers.map((r: any) => [r.host, r.method])).toEqual([
+            ["web1", "dr"],
+            ["web2", "tun"],
+        ]);
     });
 });

@@ -123,7 +123,7 @@ describe("the toolkit installer (as root, into a folder of this test)", () => {
         }
         expect(fs.readdirSync(lib).sort()).toEqual([".owner", ...Object.keys(t.files)].sort());
         expect(fs.readFileSync(path.join(lib, ".owner"), "utf8")).toBe("web1\n");
-        expect(first.stdout.toString()).toMatch(/lvs-dr web1-live: apply: 7 change\(s\)\n$/);
+        expect(first.stdout.toString()).toMatch(/lvs-dr web1-live: apply: 8 change\(s\)\n$/);
         const second = spawnSync("bash", ["-s", "apply"], { input: renderInstall(t, "web1-live", "web1") });
         expect(second.stdout.toString()).toBe("lvs-dr web1-live: apply: no changes\n");
     });
@@ -421,9 +421,34 @@ describe("the VIP's boot unit (vip.sh)", () => {
 
     test("on lo, which always exists, it waits for no device (the control for the test above)", () => {
         const unit = unitFor("lo");
-        expect(unit).not.toMatch(/BindsTo|\.device/);
+        expect(unit).not.toMatch(/BindsTo|\.device|link set/);
         expect(unit).toMatch(/^ExecStart=\S*ip address replace 10\.86\.0\.180\/32 dev lo$/m);
     });
+
+    test("on tunl0 (a tunnelled real server) it waits for the device ipip makes, and brings it up first", () => {
+        const unit = unitFor("tunl0");
+        expect(unit).toMatch(/^BindsTo=sys-subsystem-net-devices-tunl0\.device$/m);
+        expect(unit).toMatch(/^RemainAfterExit=yes\nExecStartPre=\S*ip link set dev tunl0 up\nExecStart=\S*ip address replace 10\.86\.0\.180\/32 dev tunl0$/m);
+    });
+});
+
+test("tunnel.sh: the MSS clamp takes the tunnelled VIPs' SYN-ACKs down to the data interface's MTU less 60 bytes", () => {
+    const mtu = Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8"));
+    const script = [
+        `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+        `. ${shellQuote(path.join(SCRIPT_DIR, "tunnel.sh"))}`,
+        "data_iface() { echo lo; }",
+        "LVS_RESOURCE=web2-tunnel VIPS=(10.86.0.180 10.86.0.181)",
+        "render_mss",
+    ].join("\n");
+    const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    // Loading the file replaces the table whole: it is declared, deleted, then declared with its rule.
+    expect(r.stdout).toMatch(/^table ip lvs_dr_tunnel_mss\ndelete table ip lvs_dr_tunnel_mss\ntable ip lvs_dr_tunnel_mss \{\n/m);
+    expect(r.stdout).toMatch(/^\s+type filter hook output priority mangle; policy accept;$/m);
+    expect(r.stdout).toContain(
+        `ip saddr { 10.86.0.180, 10.86.0.181 } tcp flags & (syn | rst) == syn tcp option maxseg size > ${mtu - 60} tcp option maxseg size set ${mtu - 60}\n`,
+    );
 });
 
 describe("the drain of a removed real server (ipvs-real.sh, keepalived's real_server)", () => {
@@ -621,7 +646,9 @@ describe("keepalived's config as the scripts render it (checked by the real keep
                     proto === "tcp"
                         ? "CHECK_TYPE=http CHECK_PATH=/health?x=1 CHECK_STATUS=200 CHECK_BODY='web\\!' CHECK_INTERVAL=1 CHECK_TIMEOUT=0.8 CHECK_RETRY=1 CHECK_RETRY_DELAY=0.3"
                         : "CHECK_TYPE=udp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=2.5 CHECK_TIMEOUT=1 CHECK_RETRY=0 CHECK_RETRY_DELAY=1";
-                const params = `SERVICE_ID=${id} PROTOCOL=${proto} VIP=10.86.0.180 PORT=${port} REAL_ADDRESS=${addr} REAL_PORT=${port} WEIGHT=3 ${check} CHECK_MARK=${mark + port}`;
+                // 10.86.0.22 is tunnelled to (IP-in-IP); 10.86.0.11 is reached by direct routing.
+                const method = addr === "10.86.0.22" ? " METHOD=tun" : "";
+                const params = `SERVICE_ID=${id} PROTOCOL=${proto} VIP=10.86.0.180 PORT=${port} REAL_ADDRESS=${addr} REAL_PORT=${port} WEIGHT=3 ${check} CHECK_MARK=${mark + port}${method}`;
                 fs.writeFileSync(path.join(ka, "services", id, `${addr}-${port}.conf`), sh("ipvs-real.sh", `${params}; render_real 3`));
                 fs.writeFileSync(path.join(ka, "checks", `${id}-${addr}-${port}.conf`), sh("ipvs-real.sh", `${params}; render_mark`));
             }
@@ -652,6 +679,14 @@ describe("keepalived's config as the scripts render it (checked by the real keep
             // The check through the VIP: to VIP:PORT, from the director's address, with its mark.
             expect(conf).toMatch(/connect_ip 10\.86\.0\.180\n\s+bindto 10\.86\.0\.44\n\s+fwmark 1280763812\n/);
             expect(conf).toMatch(/path "\/health\?x=1"\n\s+status_code 200\n\s+regex "web\\!"/);
+            // Direct routing is the service's method: a DR real server does not repeat it; a tunnelled
+            // one says so, and so does the fwmark service its check goes through.
+            expect(conf).not.toMatch(/lvs_method/);
+            const services = path.join(dir, "keepalived", "services");
+            expect(fs.readFileSync(path.join(services, "tcp-10.86.0.180-80.conf"), "utf8")).toMatch(/^\s+lvs_method DR$/m);
+            expect(fs.readFileSync(path.join(services, "tcp-10.86.0.180-80", "10.86.0.22-80.conf"), "utf8")).toMatch(/^real_server 10\.86\.0\.22 80 \{\n\s+weight 3\n\s+lvs_method TUN\n/m);
+            expect(fs.readFileSync(path.join(dir, "keepalived", "checks", "tcp-10.86.0.180-80-10.86.0.22-80.conf"), "utf8")).toMatch(/^\s+lvs_method TUN$/m);
+            expect(fs.readFileSync(path.join(dir, "keepalived", "checks", "tcp-10.86.0.180-80-10.86.0.11-80.conf"), "utf8")).toMatch(/^\s+lvs_method DR$/m);
             // Its timers: a check every second, a try may take 0.8 s, one retry 0.3 s after a failed try.
             expect(conf).toMatch(/connect_timeout 0\.8\n\s+delay_loop 1\n\s+retry 1\n\s+delay_before_retry 0\.3\n/);
             // The firewall-mark service: keyed by its mark, real servers without a port, checked on its first port.
