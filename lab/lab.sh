@@ -17,7 +17,9 @@
 #
 # VMs (data plane 10.86.0.0/24 on eth1, one VDE switch; SSH on 127.0.0.1:PORT_BASE+i through eth0):
 #   client 10.86.0.1 (+0)  director 10.86.0.44 (+1)  web1 10.86.0.11 (+2)  web2 10.86.0.22 (+3)  nfs 10.86.0.77 (+4)
-#   web3 10.86.0.33 (+5)  director2 10.86.0.45 (+6)
+#   web3 10.86.0.33 (+5)  director2 10.86.0.45 (+6)  router 10.86.0.254 and 10.86.1.254 (+7)
+#   web4 10.86.1.44 (+8): a web server in another network (10.86.1.0/24, a second switch), reached
+#   through router (directors and nfs route 10.86.1.0/24 through it), for tunnelled real servers.
 #
 # Environment:
 #   LVS_DR_CACHE           cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/lvs-dr): images/ and lab/
@@ -45,10 +47,18 @@ TIMEOUT=${LVS_DR_LAB_TIMEOUT:-900}
 # Every VM the lab knows (keys, ports, config); `up` starts DEFAULT_VMS and any others it is given
 # (web3 is the spare web server the day-2 tests add to the cluster and drain out of it; director2 the
 # second director of the pair).
-VMS=(client director web1 web2 nfs web3 director2)
+VMS=(client director web1 web2 nfs web3 director2 router web4)
 DEFAULT_VMS=(client director web1 web2 nfs)
-declare -A VM_IP=([client]=10.86.0.1 [director]=10.86.0.44 [web1]=10.86.0.11 [web2]=10.86.0.22 [nfs]=10.86.0.77 [web3]=10.86.0.33 [director2]=10.86.0.45)
-declare -A VM_MEM=([client]=384 [director]=512 [web1]=384 [web2]=384 [nfs]=384 [web3]=384 [director2]=512)
+declare -A VM_IP=([client]=10.86.0.1 [director]=10.86.0.44 [web1]=10.86.0.11 [web2]=10.86.0.22 [nfs]=10.86.0.77 [web3]=10.86.0.33 [director2]=10.86.0.45
+	[router]=10.86.0.254 [web4]=10.86.1.44)
+declare -A VM_MEM=([client]=384 [director]=512 [web1]=384 [web2]=384 [nfs]=384 [web3]=384 [director2]=512 [router]=256 [web4]=384)
+# The second network: web4's eth1 on a switch of its own, reached through router (eth1 on the data
+# switch, eth2 on this one, forwarding). The hosts that talk to web4 route to it through router.
+REMOTE_NET=10.86.1.0/24
+declare -A VM_SWITCH=([web4]=switch-remote)
+declare -A VM_ROUTE=([director]=$REMOTE_NET@10.86.0.254 [director2]=$REMOTE_NET@10.86.0.254 [nfs]=$REMOTE_NET@10.86.0.254
+	[web4]=10.86.0.0/24@10.86.1.254)
+ROUTER_REMOTE_IP=10.86.1.254
 # Services of the image that a VM's role never uses, masked for that boot on the kernel command line
 # (systemd.mask=): a boot under software emulation is CPU-bound, five VMs share two cores, and a web
 # server starting nfsd or a client starting Apache only slows everyone's boot. The director keeps
@@ -57,8 +67,8 @@ declare -A VM_MASK=(
 	[client]="apache2 nfs-server ipvsadm keepalived"
 	[director]="apache2 nfs-server" [director2]="apache2 nfs-server"
 	[web1]="nfs-server ipvsadm keepalived" [web2]="nfs-server ipvsadm keepalived"
-	[web3]="nfs-server ipvsadm keepalived"
-	[nfs]="apache2 ipvsadm keepalived"
+	[web3]="nfs-server ipvsadm keepalived" [web4]="nfs-server ipvsadm keepalived"
+	[nfs]="apache2 ipvsadm keepalived" [router]="apache2 nfs-server ipvsadm keepalived"
 )
 PREFIX=24
 VIP=10.86.0.180
@@ -107,7 +117,14 @@ pid_of() {
 }
 vm_disk_arg() { echo "file=$STATE/vms/$1.qcow2,if=virtio,format=qcow2"; }
 vm_pid() { pid_of "$1" "$(vm_disk_arg "$1")"; }
-switch_pid() { pid_of switch "$STATE/run/switch"; }
+# switch_pid [NAME]: the data plane's switch (switch), or the second network's (switch-remote).
+SWITCHES=(switch switch-remote)
+switch_pid() { pid_of "${1:-switch}" "$STATE/run/${1:-switch}"; }
+# vm_switches NAME: the switches the VM's data NICs are on.
+vm_switches() {
+	echo "${VM_SWITCH[$1]:-switch}"
+	[ "$1" != router ] || echo switch-remote
+}
 
 SSH_OPTS=()
 ssh_opts() {
@@ -198,34 +215,45 @@ make_seed() {
 	rm -rf "$dir"
 }
 
+# start_switch NAME: a VDE switch with its socket in run/NAME (one per network).
 start_switch() {
-	local pid
-	if pid=$(switch_pid); then
+	local name=$1 pid
+	if pid=$(switch_pid "$name"); then
 		return 0
 	fi
-	rm -rf "$STATE/run/switch" "$STATE/run/switch.pid"
+	rm -rf "$STATE/run/$name" "$STATE/run/$name.pid"
 	# --rcfile /dev/null: never read a host-wide vde_switch.rc (which could attach a tap device).
-	vde_switch --sock "$STATE/run/switch" --dirmode 0700 --mode 0600 --rcfile /dev/null \
-		--daemon --pidfile "$STATE/run/switch.pid" 9>&- ||
-		die "vde_switch failed to start"
+	vde_switch --sock "$STATE/run/$name" --dirmode 0700 --mode 0600 --rcfile /dev/null \
+		--daemon --pidfile "$STATE/run/$name.pid" 9>&- ||
+		die "vde_switch $name failed to start"
 	local i
 	for i in $(seq 50); do
-		pid=$(switch_pid) && [ -S "$STATE/run/switch/ctl" ] && break
+		pid=$(switch_pid "$name") && [ -S "$STATE/run/$name/ctl" ] && break
 		sleep 0.1
 	done
-	pid=$(switch_pid) || die "vde_switch did not start (no live pid in $STATE/run/switch.pid)"
-	log "switch: vde_switch pid $pid, socket $STATE/run/switch"
+	pid=$(switch_pid "$name") || die "vde_switch $name did not start (no live pid in $STATE/run/$name.pid)"
+	log "$name: vde_switch pid $pid, socket $STATE/run/$name"
 }
 
 start_vm() {
-	local name=$1 image=$2 idx port octet
+	local name=$1 image=$2 idx port o3 o4 mac
 	idx=$(vm_index "$name")
 	port=$(vm_port "$name")
-	octet=${VM_IP[$name]##*.}
+	# The data NIC's MAC ends in the address's last two octets: 10.86.1.44 -> 52:54:00:86:01:2c.
+	IFS=. read -r _ _ o3 o4 <<<"${VM_IP[$name]}"
+	mac=$(printf '52:54:00:86:%02x:%02x' "$o3" "$o4")
 	# fsck.mode=skip: every VM's disk is a fresh overlay of the image, and the check costs seconds.
 	local cmdline="root=/dev/vda ro console=ttyS0,115200 net.ifnames=0 mitigations=off fsck.mode=skip" unit
 	for unit in ${VM_MASK[$name]} nfs-blkmap; do cmdline+=" systemd.mask=$unit.service"; done
 	cmdline+=" lab.name=$name lab.ip=${VM_IP[$name]}/$PREFIX"
+	[ -z "${VM_ROUTE[$name]:-}" ] || cmdline+=" lab.route=${VM_ROUTE[$name]}"
+	# The router: a third NIC (eth2, PCI slot 5) on the second network, and forwarding between them.
+	local extra=()
+	if [ "$name" = router ]; then
+		cmdline+=" lab.ip2=$ROUTER_REMOTE_IP/$PREFIX lab.forward=1"
+		extra=(-netdev "vde,id=remote,sock=$STATE/run/switch-remote"
+			-device "virtio-net-pci,netdev=remote,addr=0x5,romfile=,mac=52:54:00:86:01:fe")
+	fi
 	if port_in_use "$port"; then
 		die "$name: 127.0.0.1:$port is already in use by another program (choose another LVS_DR_LAB_PORT_BASE after lab.sh down)"
 	fi
@@ -247,8 +275,9 @@ start_vm() {
 		-drive "file=$STATE/vms/$name-seed.img,if=virtio,format=raw,readonly=on" \
 		-netdev "user,id=mgmt,restrict=on,ipv6=off,hostfwd=tcp:127.0.0.1:$port-:22" \
 		-device "virtio-net-pci,netdev=mgmt,addr=0x3,romfile=,mac=52:54:00:00:00:$(printf %02x "$((idx + 1))")" \
-		-netdev "vde,id=data,sock=$STATE/run/switch" \
-		-device "virtio-net-pci,netdev=data,addr=0x4,romfile=,mac=52:54:00:86:00:$(printf %02x "$octet")" \
+		-netdev "vde,id=data,sock=$STATE/run/${VM_SWITCH[$name]:-switch}" \
+		-device "virtio-net-pci,netdev=data,addr=0x4,romfile=,mac=$mac" \
+		"${extra[@]}" \
 		-device virtio-rng-pci \
 		-serial "file:$log" -monitor none \
 		-daemonize -pidfile "$STATE/run/$name.pid" \
@@ -386,7 +415,7 @@ write_stack_config() {
 			    user: root
 			  lvs-dr:hosts:
 		EOF
-		for name in director director2 web1 web2 nfs client web3; do
+		for name in director director2 web1 web2 nfs client web3 web4; do
 			cat <<-EOF
 				    $name:
 				      address: ${VM_IP[$name]}/$PREFIX
@@ -472,16 +501,18 @@ cmd_up() {
 		is_vm "$name" || die "unknown VM '$name' (VMs: ${VMS[*]})"
 		[[ " ${want[*]} " == *" $name "* ]] || want+=("$name")
 	done
-	if ! switch_pid >/dev/null; then
+	local sw
+	for sw in "${SWITCHES[@]}"; do
+		switch_pid "$sw" >/dev/null && continue
 		# A new switch cannot reach VMs attached to a dead one: restart them too.
 		for name in "${VMS[@]}"; do
-			if vm_pid "$name" >/dev/null; then
-				log "$name: the switch is gone, restarting the VM"
+			if vm_switches "$name" | grep -qxF "$sw" && vm_pid "$name" >/dev/null; then
+				log "$name: the switch $sw is gone, restarting the VM"
 				stop_pids "$name:$(vm_pid "$name")"
 			fi
 		done
-	fi
-	start_switch
+	done
+	for sw in "${SWITCHES[@]}"; do start_switch "$sw"; done
 	for name in "${want[@]}"; do
 		if vm_pid "$name" >/dev/null; then
 			running+=("$name")
@@ -534,7 +565,10 @@ cmd_down() {
 		if pid=$(vm_pid "$name"); then procs+=("$name:$pid"); fi
 	done
 	[ "${#procs[@]}" -eq 0 ] || stop_pids "${procs[@]}"
-	if pid=$(switch_pid); then stop_pids "switch:$pid"; fi
+	local sw
+	for sw in "${SWITCHES[@]}"; do
+		if pid=$(switch_pid "$sw"); then stop_pids "$sw:$pid"; fi
+	done
 	rm -rf "$STATE/run" "$STATE/vms" "$STATE/hostkeys"
 	rm -f "$KEY" "$KEY.pub" "$KNOWN_HOSTS" "$STATE/lab.env"
 	rm -f "$STACK_FILE"
@@ -550,12 +584,15 @@ cmd_status() {
 	local name pid ok=0
 	declare -A job
 	echo "state: $STATE   image: $(env_get IMAGE)"
-	if pid=$(switch_pid); then
-		echo "switch: running (vde_switch pid $pid)"
-	else
-		echo "switch: STOPPED"
-		ok=1
-	fi
+	local sw
+	for sw in "${SWITCHES[@]}"; do
+		if pid=$(switch_pid "$sw"); then
+			echo "$sw: running (vde_switch pid $pid)"
+		else
+			echo "$sw: STOPPED"
+			ok=1
+		fi
+	done
 	for name in "${VMS[@]}"; do
 		if vm_pid "$name" >/dev/null; then
 			probe "$name" >/dev/null &
