@@ -179,7 +179,8 @@ make_keys() {
 KEY_TYPES=(ed25519 ecdsa rsa)
 # The type each VM is pinned by in the stack config: not all ed25519, so that every key type the
 # program accepts is exercised by the end-to-end tests.
-declare -A VM_PIN=([client]=ed25519 [director]=ed25519 [web1]=ed25519 [web2]=ecdsa [nfs]=ed25519 [web3]=ed25519 [director2]=ed25519)
+declare -A VM_PIN=([client]=ed25519 [director]=ed25519 [web1]=ed25519 [web2]=ecdsa [nfs]=ed25519 [web3]=ed25519 [director2]=ed25519
+	[router]=ed25519 [web4]=ed25519)
 host_key_file() { echo "$STATE/hostkeys/$1-$2"; }
 # host_key NAME [TYPE]: the public host key line ("TYPE BASE64"); TYPE defaults to ed25519.
 host_key() { cut -d' ' -f1,2 "$(host_key_file "$1" "${2:-ed25519}").pub"; }

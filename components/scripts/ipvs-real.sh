@@ -19,22 +19,31 @@ check_file_path() { printf '%s/checks/%s-%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "
 # The rules file of this real server that lvs-dr wrote before keepalived held the table.
 static_rules() { printf '%s/ipvs/%s/10-real-%s-%s.rules\n' "$LVS_ETC" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
-# The forwarding method: ipvsadm's flag and keepalived's lvs_method.
-method_flag() { if [ "${METHOD:-dr}" = tun ]; then echo -i; else echo -g; fi; }
+# The forwarding method as `ipvsadm -S -n` prints it (a tunnel with its type: "-i --tun-type ipip"),
+# and keepalived's lvs_method.
+method_args() { if [ "${METHOD:-dr}" = tun ]; then echo -i --tun-type ipip; else echo -g; fi; }
 method_name() { if [ "${METHOD:-dr}" = tun ]; then echo TUN; else echo DR; fi; }
 
 # The real server as `ipvsadm -S -n` prints it, with weight $1.
 desired_args() {
-    DESIRED=(-a "$(svc_flag)" "$(svc_addr)" -r "$REAL_ADDRESS:$REAL_PORT" "$(method_flag)" -w "${1:-$WEIGHT}")
+    local method
+    read -ra method <<<"$(method_args)"
+    DESIRED=(-a "$(svc_flag)" "$(svc_addr)" -r "$REAL_ADDRESS:$REAL_PORT" "${method[0]}" -w "${1:-$WEIGHT}" "${method[@]:1}")
 }
 live_line() { ipvs_line "-a $(svc_flag) $(svc_addr) -r $REAL_ADDRESS:$REAL_PORT "; }
 has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
+# The real server of the check's fwmark service, as `ipvsadm -S -n` prints it.
+check_real_line() {
+    local method
+    read -ra method <<<"$(method_args)"
+    echo "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 ${method[0]} -w 1${method[1]:+ ${method[*]:1}}"
+}
 # Whether the fwmark service of the check through the VIP is in the table as `ipvsadm -S -n` prints
 # it (it has no check of its own: keepalived holds it as long as the config has it).
 mark_in_table() {
     [ "$CHECK_MARK" != 0 ] || return 0
     [ "$(ipvs_line "-A -f $CHECK_MARK ")" = "-A -f $CHECK_MARK -s rr" ] &&
-        [ "$(ipvs_line "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 ")" = "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 $(method_flag) -w 1" ]
+        [ "$(ipvs_line "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 ")" = "$(check_real_line)" ]
 }
 # Whether keepalived holds this real server's check as failing (it is then out of the table on purpose).
 check_fails() { [ "$(ka_alive "$REAL_ADDRESS" "$REAL_PORT")" != yes ]; }
@@ -116,7 +125,7 @@ connections() {
 }
 
 lvs_apply() {
-    local wrote=no
+    local wrote=no method
     ka_running || fail "keepalived ($KA_UNIT) does not run on this director; run pulumi up --refresh"
     remove_file "$(static_rules)"
     if [ "$CHECK_MARK" != 0 ]; then
@@ -134,7 +143,8 @@ lvs_apply() {
         # The check's path was deleted by hand (ipvsadm -C): put it back, so the check can pass.
         ipvsadm -D -f "$CHECK_MARK" 2>/dev/null || true
         ipvsadm -A -f "$CHECK_MARK" -s rr
-        ipvsadm -a -f "$CHECK_MARK" -r "$REAL_ADDRESS" "$(method_flag)" -w 1
+        read -ra method <<<"$(method_args)"
+        ipvsadm -a -f "$CHECK_MARK" -r "$REAL_ADDRESS" "${method[@]}" -w 1
         changed "restored the fwmark service $CHECK_MARK of the check through the VIP"
         ka_wait "seen the check of $REAL_ADDRESS:$REAL_PORT pass again" has_weight "$WEIGHT" || true
     fi

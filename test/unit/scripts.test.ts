@@ -432,6 +432,25 @@ describe("the VIP's boot unit (vip.sh)", () => {
     });
 });
 
+test("ipvs-real.sh: a tunnelled real server as ipvsadm -S prints it (\"-i -w W --tun-type ipip\"), a direct-routing one as before", () => {
+    const lines = (method: string) => {
+        const script = [
+            `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+            `. ${shellQuote(path.join(SCRIPT_DIR, "ipvs-real.sh"))}`,
+            "svc_flag() { echo -t; }; svc_addr() { echo 10.86.0.180:80; }",
+            `REAL_ADDRESS=10.86.1.44 REAL_PORT=80 WEIGHT=3 CHECK_MARK=7 ${method}`,
+            'desired_args; echo "${DESIRED[*]}"; check_real_line',
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        return r.stdout.trim().split("\n");
+    };
+    // Seen in the lab: ipvsadm 1.31 prints the tunnel's type; without it a tunnelled real server
+    // never matched its own line and every check would have called it drift.
+    expect(lines("METHOD=tun")).toEqual(["-a -t 10.86.0.180:80 -r 10.86.1.44:80 -i -w 3 --tun-type ipip", "-a -f 7 -r 10.86.1.44:0 -i -w 1 --tun-type ipip"]);
+    expect(lines("")).toEqual(["-a -t 10.86.0.180:80 -r 10.86.1.44:80 -g -w 3", "-a -f 7 -r 10.86.1.44:0 -g -w 1"]);
+});
+
 test("tunnel.sh: the MSS clamp takes the tunnelled VIPs' SYN-ACKs down to the data interface's MTU less 60 bytes", () => {
     const mtu = Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8"));
     const script = [
