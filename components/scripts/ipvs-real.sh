@@ -19,24 +19,33 @@ check_file_path() { printf '%s/checks/%s-%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "
 # The rules file of this real server that lvs-dr wrote before keepalived held the table.
 static_rules() { printf '%s/ipvs/%s/10-real-%s-%s.rules\n' "$LVS_ETC" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
-# The forwarding method as `ipvsadm -S -n` prints it (a tunnel with its type: "-i --tun-type ipip"),
-# and keepalived's lvs_method.
-method_args() { if [ "${METHOD:-dr}" = tun ]; then echo -i --tun-type ipip; else echo -g; fi; }
+# keepalived's lvs_method of this real server.
 method_name() { if [ "${METHOD:-dr}" = tun ]; then echo TUN; else echo DR; fi; }
+
+# real_args WEIGHT DEST SERVICE...: REAL_ARGS, a real server of SERVICE (-t VIP:PORT, -f MARK) as
+# `ipvsadm -S -n` prints it and ipvsadm takes it: its method before the weight, a tunnel's type
+# after it ("-i -w 1 --tun-type ipip"; direct routing "-g -w 1").
+real_args() {
+    local weight=$1 dest=$2
+    shift 2
+    if [ "${METHOD:-dr}" = tun ]; then
+        REAL_ARGS=(-a "$@" -r "$dest" -i -w "$weight" --tun-type ipip)
+    else
+        REAL_ARGS=(-a "$@" -r "$dest" -g -w "$weight")
+    fi
+}
 
 # The real server as `ipvsadm -S -n` prints it, with weight $1.
 desired_args() {
-    local method
-    read -ra method <<<"$(method_args)"
-    DESIRED=(-a "$(svc_flag)" "$(svc_addr)" -r "$REAL_ADDRESS:$REAL_PORT" "${method[0]}" -w "${1:-$WEIGHT}" "${method[@]:1}")
+    real_args "${1:-$WEIGHT}" "$REAL_ADDRESS:$REAL_PORT" "$(svc_flag)" "$(svc_addr)"
+    DESIRED=("${REAL_ARGS[@]}")
 }
 live_line() { ipvs_line "-a $(svc_flag) $(svc_addr) -r $REAL_ADDRESS:$REAL_PORT "; }
 has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
 # The real server of the check's fwmark service, as `ipvsadm -S -n` prints it.
 check_real_line() {
-    local method
-    read -ra method <<<"$(method_args)"
-    echo "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 ${method[0]} -w 1${method[1]:+ ${method[*]:1}}"
+    real_args 1 "$REAL_ADDRESS:0" -f "$CHECK_MARK"
+    echo "${REAL_ARGS[*]}"
 }
 # Whether the fwmark service of the check through the VIP is in the table as `ipvsadm -S -n` prints
 # it (it has no check of its own: keepalived holds it as long as the config has it).
@@ -125,7 +134,7 @@ connections() {
 }
 
 lvs_apply() {
-    local wrote=no method
+    local wrote=no
     ka_running || fail "keepalived ($KA_UNIT) does not run on this director; run pulumi up --refresh"
     remove_file "$(static_rules)"
     if [ "$CHECK_MARK" != 0 ]; then
@@ -143,8 +152,8 @@ lvs_apply() {
         # The check's path was deleted by hand (ipvsadm -C): put it back, so the check can pass.
         ipvsadm -D -f "$CHECK_MARK" 2>/dev/null || true
         ipvsadm -A -f "$CHECK_MARK" -s rr
-        read -ra method <<<"$(method_args)"
-        ipvsadm -a -f "$CHECK_MARK" -r "$REAL_ADDRESS" "${method[@]}" -w 1
+        real_args 1 "$REAL_ADDRESS" -f "$CHECK_MARK"
+        ipvsadm "${REAL_ARGS[@]}"
         changed "restored the fwmark service $CHECK_MARK of the check through the VIP"
         ka_wait "seen the check of $REAL_ADDRESS:$REAL_PORT pass again" has_weight "$WEIGHT" || true
     fi

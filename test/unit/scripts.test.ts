@@ -432,19 +432,23 @@ describe("the VIP's boot unit (vip.sh)", () => {
     });
 });
 
+/** Runs `lines` after sourcing lib.sh and a concern script; its stderr must be empty. Returns stdout. */
+function runSourced(concern: string, lines: string[]): string {
+    const script = [`. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`, `. ${shellQuote(path.join(SCRIPT_DIR, concern))}`, ...lines].join("\n");
+    const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    return r.stdout;
+}
+
 test("ipvs-real.sh: a tunnelled real server as ipvsadm -S prints it (\"-i -w W --tun-type ipip\"), a direct-routing one as before", () => {
-    const lines = (method: string) => {
-        const script = [
-            `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
-            `. ${shellQuote(path.join(SCRIPT_DIR, "ipvs-real.sh"))}`,
+    const lines = (method: string) =>
+        runSourced("ipvs-real.sh", [
             "svc_flag() { echo -t; }; svc_addr() { echo 10.86.0.180:80; }",
             `REAL_ADDRESS=10.86.1.44 REAL_PORT=80 WEIGHT=3 CHECK_MARK=7 ${method}`,
             'desired_args; echo "${DESIRED[*]}"; check_real_line',
-        ].join("\n");
-        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
-        expect(r.stderr).toBe("");
-        return r.stdout.trim().split("\n");
-    };
+        ])
+            .trim()
+            .split("\n");
     // Seen in the lab: ipvsadm 1.31 prints the tunnel's type; without it a tunnelled real server
     // never matched its own line and every check would have called it drift.
     expect(lines("METHOD=tun")).toEqual(["-a -t 10.86.0.180:80 -r 10.86.1.44:80 -i -w 3 --tun-type ipip", "-a -f 7 -r 10.86.1.44:0 -i -w 1 --tun-type ipip"]);
@@ -453,19 +457,11 @@ test("ipvs-real.sh: a tunnelled real server as ipvsadm -S prints it (\"-i -w W -
 
 test("tunnel.sh: the MSS clamp takes the tunnelled VIPs' SYN-ACKs down to the data interface's MTU less 60 bytes", () => {
     const mtu = Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8"));
-    const script = [
-        `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
-        `. ${shellQuote(path.join(SCRIPT_DIR, "tunnel.sh"))}`,
-        "data_iface() { echo lo; }",
-        "LVS_RESOURCE=web2-tunnel VIPS=(10.86.0.180 10.86.0.181)",
-        "render_mss",
-    ].join("\n");
-    const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
-    expect(r.stderr).toBe("");
+    const out = runSourced("tunnel.sh", ["data_iface() { echo lo; }", "LVS_RESOURCE=web2-tunnel VIPS=(10.86.0.180 10.86.0.181)", "render_mss"]);
     // Loading the file replaces the table whole: it is declared, deleted, then declared with its rule.
-    expect(r.stdout).toMatch(/^table ip lvs_dr_tunnel_mss\ndelete table ip lvs_dr_tunnel_mss\ntable ip lvs_dr_tunnel_mss \{\n/m);
-    expect(r.stdout).toMatch(/^\s+type filter hook output priority mangle; policy accept;$/m);
-    expect(r.stdout).toContain(
+    expect(out).toMatch(/^table ip lvs_dr_tunnel_mss\ndelete table ip lvs_dr_tunnel_mss\ntable ip lvs_dr_tunnel_mss \{\n/m);
+    expect(out).toMatch(/^\s+type filter hook output priority mangle; policy accept;$/m);
+    expect(out).toContain(
         `ip saddr { 10.86.0.180, 10.86.0.181 } tcp flags & (syn | rst) == syn tcp option maxseg size > ${mtu - 60} tcp option maxseg size set ${mtu - 60}\n`,
     );
 });
