@@ -744,13 +744,20 @@ ka_running() { systemctl is-active --quiet "$KA_UNIT"; }
 ka_dirs() { mkdir -p "$KA_DIR/services" "$KA_DIR/checks"; }
 
 # ka_validate: `keepalived -t` on the whole config as it is on disk now; prints what it said and
-# fails on anything but a service that has no real server yet (its real servers apply after it).
+# fails on anything but what a service says on its way in or out: no real server yet (its real
+# servers apply after it), or every real server at weight 0 (a whole service draining on destroy:
+# keepalived then lowers the quorum and the hysteresis to fit, and runs).
+KA_BENIGN=(
+    -e 'has no real servers - ignoring$'
+    -e '^Warning - quorum [0-9]+ for .* exceeds total weight of real servers 0, reducing quorum to 0$'
+    -e ': hysteresis [0-9]+ >= quorum 0; setting hysteresis to [0-9]+$'
+)
 ka_validate() {
     local out
     [ -f "$KA_DIR/keepalived.conf" ] || return 0
     ka_dirs
     if out=$(keepalived -t -f "$KA_DIR/keepalived.conf" 2>&1); then return 0; fi
-    if [ -n "$out" ] && ! grep -v 'has no real servers - ignoring$' <<<"$out" | grep -q .; then return 0; fi
+    if [ -n "$out" ] && ! grep -Ev "${KA_BENIGN[@]}" <<<"$out" | grep -q .; then return 0; fi
     printf '%s\n' "$out"
     return 1
 }

@@ -721,6 +721,32 @@ describe("keepalived's config as the scripts render it (checked by the real keep
         expect(status).not.toBe(0);
         expect(out).toMatch(/Unknown keyword 'wieght'/);
     });
+
+    test("a whole service draining (every real server at weight 0) passes ka_validate; a broken file still does not", () => {
+        const { dir } = render(false);
+        const ka = path.join(dir, "keepalived");
+        const validate = () => spawnSync("bash", ["-c", `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}; KA_DIR=${shellQuote(ka)}; ka_validate`], { encoding: "utf8" });
+        try {
+            const reals = path.join(ka, "services", "tcp-10.86.0.180-80");
+            for (const f of fs.readdirSync(reals)) {
+                const file = path.join(reals, f);
+                fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/^(\s+weight) 3$/m, "$1 0"));
+            }
+            // keepalived -t itself does complain (exit 5): quorum and hysteresis lowered to fit.
+            const raw = spawnSync("keepalived", ["-t", "-f", path.join(ka, "keepalived.conf")], { encoding: "utf8" });
+            expect(raw.status).not.toBe(0);
+            expect(raw.stderr).toMatch(/exceeds total weight of real servers 0/);
+            const ok = validate();
+            expect(ok.stdout).toBe("");
+            expect(ok.status).toBe(0);
+            fs.appendFileSync(path.join(ka, "keepalived.conf"), "virtual_server 10.86.0.180 81 {\n    wieght 3\n}\n");
+            const broken = validate();
+            expect(broken.status).toBe(1);
+            expect(broken.stdout).toMatch(/Unknown keyword 'wieght'/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
 });
 
 describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-ins of ufw and firewalld", () => {
