@@ -40,9 +40,13 @@ lvs_apply() {
     [ "$dev" = lo ] || device_unit=$(systemd-escape --path --suffix=device "/sys/subsystem/net/devices/$dev")
     local old=/etc/systemd/system/$unit
     if [ -f "$old" ] && ! grep -q "dev $dev\$" "$old" && systemctl is-active --quiet "$unit"; then
-        # The device changed: let the old unit take the address off the old device first.
+        # The device changed (a real server going from direct routing to a tunnel, or back): the
+        # address goes on the new device first (a host may hold one address on two), then the old
+        # unit takes it off the old one, so that the host never stops accepting the VIP's packets.
+        [ "$dev" != tunl0 ] || "$ip_bin" link set dev tunl0 up
+        "$ip_bin" address replace "$VIP/32" dev "$dev"
         systemctl stop "$unit"
-        changed "moved $VIP off its old device"
+        changed "moved $VIP to $dev"
     fi
     cat <<UNIT | unit_install "$unit" || true
 # Managed by lvs-dr: pulumi destroy stops and removes this unit.

@@ -3,7 +3,8 @@
  * requests (a drain waits for a long download in flight), and drift made by hand, absences and
  * extras alike, is shown by `pulumi preview --refresh` (the affected components and exactly the
  * resources that will apply again) and repaired by `pulumi up --refresh`. On a director pair: the
- * lab's director2 joins first, and every change must reach both directors. Runs after
+ * lab's director2 joins first, and every change must reach both directors. Tunnelling (method tun):
+ * web4 joins from another network, one router away, and web3 goes from direct routing to a tunnel. Runs after
  * converge.test.ts (the sequencer sorts by name) and leaves its deployment to ha.test.ts.
  */
 import {
@@ -46,6 +47,9 @@ function serviceConns(): number {
     return Number(line?.trim().split(/\s+/)[2] ?? -1);
 }
 
+/** web4's address: in the second network, one router away from the directors. */
+const WEB4 = "10.86.1.44";
+
 /** A firewall-mark service: two ports of the VIP balanced as one, with shared persistence. */
 const APP = { name: "app", vip: VIP, ports: [8080, 8443], scheduler: "rr", persistence: 300, realServers: [{ host: "web1" }, { host: "web2" }] };
 
@@ -60,14 +64,15 @@ function bothPagesThroughVip(): void {
 }
 
 beforeAll(() => {
-    step("day-2: web3 and director2 join: the director pair");
-    lab(["up", "web3"]);
-    lab(["start", "director2"]);
+    step("day-2: web3, director2, and web4 one router away join: the director pair");
+    // Booted together (one wait): web4 sits in 10.86.1.0/24, which the directors and nfs reach
+    // through router (lab/README.md).
+    lab(["up", "web3", "director2", "router", "web4"]);
     // A director behind its own firewall (ufw): lvs-dr must admit the service port, and VRRP and
     // the sync daemon from the peer only (ha.test.ts checks the rules, and fails over through them).
     onVm("director2", "ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null");
     // Kept for the last suite's destroy (lab.ts, baseline): web3 and director2 before lvs-dr touches them.
-    baseline(["web3", "director2", "director", "web1", "web2", "nfs"]);
+    baseline(["web3", "director2", "web4", "director", "web1", "web2", "nfs"]);
     editConfig((c) => {
         const d = c["lvs-dr:director"];
         delete d.host;
@@ -82,11 +87,14 @@ beforeAll(() => {
 let pairAtStart: { master: string; entries: number[] };
 
 describe("changes under load, with zero failed requests", () => {
-    test("add a third web server, and a firewall-mark service (8080 + 8443 as one)", () => {
-        step("day-2: add web3 and a firewall-mark service");
+    test("add a third web server, a tunnelled one in another network, and a firewall-mark service (8080 + 8443 as one)", () => {
+        step("day-2: add web3, web4 (tunnelled) and a firewall-mark service");
         const r = underLoad(() => {
             editConfig((c) => {
-                c["lvs-dr:services"][0].realServers.push({ host: "web3" });
+                c["lvs-dr:services"][0].realServers.push({ host: "web3" }, { host: "web4", method: "tun" });
+                // web4 serves benet's page from nfs, across the router: the export admits both networks.
+                c["lvs-dr:nfsServers"][0].exports.find((e: any) => e.path === "/srv/lvs/benet").clients = "10.86.0.0/23";
+                c["lvs-dr:mounts"].push({ host: "web4", server: "nfs", export: "/srv/lvs/benet", path: "/var/www/html" });
                 // Far longer than the download the drain test keeps in flight from web3 (a drain
                 // ends as soon as the connections do: the timeout costs nothing unless one hangs).
                 c["lvs-dr:services"][0].drainTimeout = 600;
@@ -97,8 +105,66 @@ describe("changes under load, with zero failed requests", () => {
             });
             pulumi(["up", "--yes", "--skip-preview"]);
         });
-        expectNoFailures(r, "adding web3 and the firewall-mark service");
+        expectNoFailures(r, "adding web3, web4 and the firewall-mark service");
         checkTables((t) => t.includes("-r 10.86.0.33:80 -g -w 1"), "web3 is not a real server");
+        checkTables((t) => t.includes(`-a -t ${VIP}:80 -r ${WEB4}:80 -i -w 1`), "web4 is not a tunnelled real server");
+    });
+
+    test("web4, one router away, tunnelled: serves through the VIP, its replies bypass the director, a large download stays whole", () => {
+        step("day-2: web4 tunnelled across the router");
+        // Layer 3 for real: each director reaches web4 through the router, not on its own segment.
+        for (const d of DIRECTORS) {
+            const route = onVm(d, `ip -o route get ${WEB4}`).stdout;
+            check(route.includes("via 10.86.0.254 "), d, "web4 is not reached through the router", route);
+        }
+        const size = 8 << 20;
+        onVm("nfs", "head -c 8388608 /dev/urandom > /srv/lvs/benet/tun.bin && cp /srv/lvs/benet/tun.bin /srv/lvs/kgc/tun.bin");
+        const sum = onVm("nfs", "sha256sum < /srv/lvs/benet/tun.bin").stdout.split(" ")[0];
+        const active = master();
+        const txBytes = () => Number(onVm(active, "cat /sys/class/net/eth1/statistics/tx_bytes").stdout.trim());
+        // Downloads one after another (rr: one per real server, web4 among the first four), each from
+        // a client port of its own and at 1 MB/s, so that the client's view of the connection (its
+        // MSS) and the director's (which real server) can both be read while it runs.
+        const seen: Array<{ to: string; mss: number; tx: number; ok: boolean }> = [];
+        // Until web4 took one, and a direct-routing real server too (the clamp's control).
+        for (let i = 0; i < 8 && !(seen.some((x) => x.to === WEB4) && seen.some((x) => x.to !== WEB4 && x.to !== "?")); i++) {
+            const port = 21000 + i;
+            const tx0 = txBytes();
+            onVm("client", `rm -f /tmp/tun.rc; nohup sh -c 'curl -sS --fail --max-time 120 --limit-rate 1M --local-port ${port} -o /tmp/tun.bin http://${VIP}/tun.bin; echo $? > /tmp/tun.rc' >/dev/null 2>&1 & sleep 1.5`);
+            const mss = Number(/\bmss:(\d+)/.exec(onVm("client", `ss -Htin '( sport = :${port} )'`).stdout)?.[1] ?? -1);
+            const to = new RegExp(`10\\.86\\.0\\.1:${port}\\s+\\S+\\s+([\\d.]+):80`).exec(onVm(active, "ipvsadm -Lnc").stdout)?.[1] ?? "?";
+            onVm("client", "while [ ! -s /tmp/tun.rc ]; do sleep 0.5; done");
+            const ok = onVm("client", "cat /tmp/tun.rc; sha256sum < /tmp/tun.bin; rm -f /tmp/tun.bin").stdout.trim() === `0\n${sum}  -`;
+            seen.push({ to, mss, tx: txBytes() - tx0, ok });
+        }
+        process.stderr.write(`[e2e] tun: ${JSON.stringify(seen)} (8 MB each; tx = the active director's eth1 bytes sent meanwhile)\n`);
+        const web4 = seen.find((x) => x.to === WEB4);
+        check(web4 !== undefined, active, "no download went to web4 in 8 tries", seen);
+        check(seen.every((x) => x.ok), "client", "a download through the VIP did not complete intact", seen);
+        // Its replies went client-wards through the router, never through the director: what the
+        // director sent meanwhile (the tunnelled ACKs, checks, VRRP) is a small fraction of 8 MB.
+        check(web4!.tx < size * 0.05, active, `the director sent ${web4!.tx} bytes during web4's 8 MB download: the replies went through it`, seen);
+        // The tunnel's 20 bytes: web4 announces at most 1440 (1500 - 60) to the client; direct routing does not clamp.
+        const dr = seen.filter((x) => x.to !== WEB4 && x.to !== "?");
+        check(web4!.mss > 0 && web4!.mss <= 1440, "client", "web4's connection was not clamped to fit the tunnel", seen);
+        check(dr.length > 0 && dr.every((x) => x.mss > 1440), "client", "no direct-routing connection went unclamped (the clamp is the tunnel's only)", seen);
+    });
+
+    test("switch web3 from direct routing to a tunnel: 0 failed requests, then its requests arrive on tunl0", () => {
+        step("day-2: web3 dr -> tun");
+        const r = underLoad(() => {
+            editConfig((c) => (c["lvs-dr:services"][0].realServers.find((x: any) => x.host === "web3").method = "tun"));
+            pulumi(["up", "--yes", "--skip-preview"]);
+        });
+        expectNoFailures(r, "switching web3 from direct routing to a tunnel");
+        checkTables((t) => t.includes("-r 10.86.0.33:80 -i -w 1") && !t.includes("-r 10.86.0.33:80 -g"), "web3 is not tunnelled to");
+        const vips = onVm("web3", `ip -o -4 addr show | awk '$4 == "${VIP}/32" { print $2 }'`).stdout.trim();
+        check(vips === "tunl0", "web3", "the VIP is not on tunl0 alone", vips);
+        // Requests through the VIP now reach web3 encapsulated: tunl0 counts them.
+        const rx = () => Number(onVm("web3", "cat /sys/class/net/tunl0/statistics/rx_packets").stdout.trim());
+        const before = rx();
+        bothPagesThroughVip();
+        check(rx() > before, "web3", "no packet arrived on tunl0 while the VIP served 20 requests", { before, after: rx() });
     });
 
     test("the firewall-mark service keeps a client on one real server across 8080 and 8443", () => {
@@ -228,8 +294,8 @@ describe("changes under load, with zero failed requests", () => {
         const left = Number(/active connections left: (\d+)/.exec(drain!)?.[1]);
         check(waited >= 5 && left === 0, active, "the drain did not wait for web3's download to end", [drain!, `web3's download (client port ${20000 + downloads - 1}) took ${web3Took} s`, ...cut]);
         checkTables((t) => !t.includes("10.86.0.33"), "web3 is still a real server");
-        const leftOnWeb3 = onVm("web3", "ip -o -4 addr show dev lo; findmnt -n /var/www/html || true").stdout;
-        check(!leftOnWeb3.includes(VIP) && !leftOnWeb3.includes("10.86.0.77"), "web3", "web3 still holds the VIP or the mount", leftOnWeb3);
+        const leftOnWeb3 = onVm("web3", "ip -o -4 addr show; findmnt -n /var/www/html || true; nft list tables").stdout;
+        check(!leftOnWeb3.includes(VIP) && !leftOnWeb3.includes("10.86.0.77") && !leftOnWeb3.includes("lvs_dr"), "web3", "web3 still holds the VIP, the mount or the tunnel's table", leftOnWeb3);
         void up;
     });
 });
@@ -300,6 +366,7 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                 "update web-live",
                 "update web-real-web1",
                 "update web-real-web2",
+                "update web-real-web4",
                 "update web-service",
                 "update web1-live",
                 "update web1-web",

@@ -178,7 +178,7 @@ export function expectNoFailures(r: LoadReport, what: string): void {
  * minutes (a firewall's drops, IPVS), to read beside the failures' times and client ports.
  */
 function reportKernelDrops(): void {
-    for (const vm of ["director", "web1", "web2", "web3"]) {
+    for (const vm of ["director", "director2", "web1", "web2", "web3", "web4"]) {
         const r = onVm(vm, "journalctl -k -q --no-pager --since '-15 min' -o short-precise | grep -E 'UFW|IPVS|nft' | tail -n 40", { allowFail: true });
         if (r.stdout.trim()) process.stderr.write(`[e2e] kernel log of ${vm}:\n${r.stdout}`);
     }
