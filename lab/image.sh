@@ -31,6 +31,7 @@ PACKAGES=(
 	apache2
 	nfs-kernel-server nfs-common
 	curl iputils-ping arping tcpdump
+	socat
 )
 
 # The image's name: a hash of this file (which holds the package list) and of lab/files/*.

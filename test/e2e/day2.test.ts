@@ -4,7 +4,8 @@
  * extras alike, is shown by `pulumi preview --refresh` (the affected components and exactly the
  * resources that will apply again) and repaired by `pulumi up --refresh`. On a director pair: the
  * lab's director2 joins first, and every change must reach both directors. Tunnelling (method tun):
- * web4 joins from another network, one router away, and web3 goes from direct routing to a tunnel. Runs after
+ * web4 joins from another network, one router away, and web3 goes from direct routing to a tunnel.
+ * A UDP service answers from both real servers and drops one whose responder stops. Runs after
  * converge.test.ts (the sequencer sorts by name) and leaves its deployment to ha.test.ts.
  */
 import {
@@ -21,6 +22,7 @@ import {
     PAGES,
     pulumi,
     refreshPlan,
+    secondsUntil,
     step,
     underLoad,
     VIP,
@@ -58,6 +60,23 @@ function appMark(): number {
     return (JSON.parse(pulumi(["stack", "output", "services", "--json"]).stdout) as Array<{ name: string; fwmark: number }>).find((x) => x.name === APP.name)!.fwmark;
 }
 
+/**
+ * A UDP service (protocol udp, keepalived's UDP_CHECK through the VIP). What answers on the real
+ * servers is the test's own: socat bound to the VIP (so that its replies leave from the VIP, as
+ * direct routing needs), replying with the host's name to every datagram.
+ */
+const ECHO = { name: "echo", vip: VIP, port: 5300, protocol: "udp", scheduler: "rr", realServers: [{ host: "web1" }, { host: "web2" }] };
+const ECHO_UNIT = "e2e-udp-echo";
+const startEcho = (vm: string) =>
+    onVm(vm, `systemctl is-active --quiet ${ECHO_UNIT} || systemd-run --quiet --unit=${ECHO_UNIT} socat UDP4-RECVFROM:${ECHO.port},bind=${VIP},fork EXEC:/bin/hostname`);
+/**
+ * `n` questions to the UDP service from the client, each from a port of its own (a new IPVS entry):
+ * the replies, one line each ("(no reply)" when none came within the 1.5 s socat waits after sending).
+ */
+function askEcho(n: number): string[] {
+    return onVm("client", `for i in $(seq ${n}); do r=$(echo q | socat -t 1.5 - UDP4:${VIP}:${ECHO.port}); echo "\${r:-(no reply)}"; done`).stdout.trim().split("\n");
+}
+
 function bothPagesThroughVip(): void {
     const replies = onVm("client", `for i in $(seq 20); do curl -sS --fail --max-time 5 http://${VIP}/; echo; done`).stdout.trim().split("\n");
     for (const page of PAGES) check(replies.includes(page), "client", `"${page}" was not served through the VIP`, replies);
@@ -88,7 +107,9 @@ let pairAtStart: { master: string; entries: number[] };
 
 describe("changes under load, with zero failed requests", () => {
     test("add a third web server, a tunnelled one in another network, and a firewall-mark service (8080 + 8443 as one)", () => {
-        step("day-2: add web3, web4 (tunnelled) and a firewall-mark service");
+        step("day-2: add web3, web4 (tunnelled), a firewall-mark service and a UDP service");
+        // The UDP service's responders, before the service: its checks pass from the start.
+        for (const vm of ECHO.realServers.map((x) => x.host)) startEcho(vm);
         const r = underLoad(() => {
             editConfig((c) => {
                 c["lvs-dr:services"][0].realServers.push({ host: "web3" }, { host: "web4", method: "tun" });
@@ -101,7 +122,7 @@ describe("changes under load, with zero failed requests", () => {
                 c["lvs-dr:mounts"].push({ host: "web3", server: "nfs", export: "/srv/lvs/kgc", path: "/var/www/html" });
                 // In the same up (each up costs minutes under emulation); kept until the last
                 // suite's destroy, which must remove its marks, their unit and file exactly.
-                c["lvs-dr:services"].push(APP);
+                c["lvs-dr:services"].push(APP, ECHO);
             });
             pulumi(["up", "--yes", "--skip-preview"]);
         });
@@ -148,6 +169,29 @@ describe("changes under load, with zero failed requests", () => {
         const dr = seen.filter((x) => x.to !== WEB4 && x.to !== "?");
         check(web4!.mss > 0 && web4!.mss <= 1440, "client", "web4's connection was not clamped to fit the tunnel", seen);
         check(dr.length > 0 && dr.every((x) => x.mss > 1440), "client", "no direct-routing connection went unclamped (the clamp is the tunnel's only)", seen);
+    });
+
+    test("a UDP service answers through the VIP from both real servers; one whose responder stops leaves rotation, and comes back", () => {
+        step("day-2: the UDP service");
+        const reals = ["10.86.0.11", "10.86.0.22"];
+        checkTables(
+            (t) => t.includes(`-A -u ${VIP}:${ECHO.port} -s rr`) && reals.every((a) => t.includes(`-a -u ${VIP}:${ECHO.port} -r ${a}:${ECHO.port} -g -w 1`)),
+            "the UDP service with web1 and web2 is not in the table",
+        );
+        const replies = askEcho(10);
+        check(replies.length === 10 && replies.includes("web1") && replies.includes("web2") && replies.every((r) => r === "web1" || r === "web2"), "client", "the UDP service did not answer from both real servers", replies);
+        // keepalived's UDP_CHECK: web1's kernel answers the check with port unreachable once nothing listens.
+        const active = master();
+        const web1In = `ipvsadm -S -n | grep -q -- '-a -u ${VIP}:${ECHO.port} -r 10.86.0.11:${ECHO.port} '`;
+        onVm("web1", `systemctl stop ${ECHO_UNIT}`);
+        const out = secondsUntil(active, `! ${web1In}`);
+        check(out >= 0, active, "web1 is still a real server of the UDP service 60 s after its responder stopped", onVm(active, "ipvsadm -Ln").stdout);
+        const without = askEcho(6);
+        check(without.length === 6 && without.every((r) => r === "web2"), "client", "the UDP service did not answer from web2 alone while web1's responder was down", without);
+        startEcho("web1");
+        const back = secondsUntil(active, web1In);
+        check(back >= 0, active, "web1 did not come back into the UDP service within 60 s of its responder", onVm(active, "ipvsadm -Ln").stdout);
+        process.stderr.write(`[e2e] udp: web1 out of rotation ${out.toFixed(1)} s after its responder stopped, back ${back.toFixed(1)} s after it started\n`);
     });
 
     test("switch web3 from direct routing to a tunnel: 0 failed requests, then its requests arrive on tunl0", () => {
@@ -363,6 +407,10 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                 "update app-real-web1",
                 "update app-real-web2",
                 "update app-service",
+                "update echo-live",
+                "update echo-real-web1",
+                "update echo-real-web2",
+                "update echo-service",
                 "update web-live",
                 "update web-real-web1",
                 "update web-real-web2",

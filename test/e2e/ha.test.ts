@@ -22,22 +22,13 @@ import {
     PAGES,
     pulumi,
     refreshPlan,
+    secondsUntil,
     step,
     underLoad,
     VIP,
 } from "./lab";
 
 jest.setTimeout(30 * 60_000);
-
-/**
- * Seconds (seen from the test runner: an upper bound) until `cond` holds on `vm`, polled there every
- * 0.2 s for at most `limit` seconds; -1 when it never did.
- */
-function secondsUntil(vm: string, cond: string, limit = 60): number {
-    const start = Date.now();
-    const r = onVm(vm, `for i in $(seq ${limit * 5}); do if ${cond}; then exit 0; fi; sleep 0.2; done; exit 1`, { allowFail: true });
-    return r.status === 0 ? (Date.now() - start) / 1000 : -1;
-}
 
 const inTable = (addr: string) => `ipvsadm -S -n | grep -q -- '-a -t ${VIP}:80 -r ${addr}:80 '`;
 
@@ -47,7 +38,7 @@ beforeAll(() => {
     // director2 runs its own firewall (ufw, enabled before lvs-dr first touched it): lvs-dr admitted
     // the service port, and VRRP and the sync daemon from the peer only; the failover goes through it.
     const rules = onVm("director2", "ufw show added").stdout;
-    for (const rule of ["ufw allow 80/tcp", "ufw allow from 10.86.0.44 proto vrrp", "ufw allow from 10.86.0.44 to any port 8848 proto udp"]) {
+    for (const rule of ["ufw allow 80/tcp", "ufw allow 5300/udp", "ufw allow from 10.86.0.44 proto vrrp", "ufw allow from 10.86.0.44 to any port 8848 proto udp"]) {
         check(rules.split("\n").includes(rule), "director2", `"${rule}" is not in ufw`, rules);
     }
 });

@@ -266,6 +266,16 @@ export function baselineVms(): string[] {
     return read.lab === labId() ? Object.keys(read.vms) : [];
 }
 
+/**
+ * Seconds (seen from the test runner: an upper bound) until `cond` holds on `vm`, polled there every
+ * 0.2 s for at most `limit` seconds; -1 when it never did.
+ */
+export function secondsUntil(vm: string, cond: string, limit = 60): number {
+    const start = Date.now();
+    const r = onVm(vm, `for i in $(seq ${limit * 5}); do if ${cond}; then exit 0; fi; sleep 0.2; done; exit 1`, { allowFail: true });
+    return r.status === 0 ? (Date.now() - start) / 1000 : -1;
+}
+
 /** Which director of the pair holds the VIP now (exactly one must). */
 export function master(): string {
     const holders = DIRECTORS.filter((d) => onVm(d, `ip -o -4 addr show dev eth1 | grep -qF ' ${VIP}/32' && echo yes || true`, { allowFail: true }).stdout.includes("yes"));
