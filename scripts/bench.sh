@@ -9,6 +9,9 @@
 #   - reply-path offload: bytes the director's data interface sent / bytes the client received while
 #     downloading a 10 MB file through the VIP (DR: a few percent, only ACKs; NAT would be > 100 %)
 #   - requests per second through the VIP against the same load sent straight to web1, as a ratio
+# With --tun, also the reply-path offload of a tunnelled real server (method tun): web4, in the lab's
+# second network one router away (router and web4 boot too), joins the service; 10 MB downloads
+# through the VIP until one went to web4, its figure taken like DR's (goal: at most 0.3 %).
 # With --pair, also the director pair and its checks (director2 boots too), on VRRPv3 and VRRPv2,
 # each at its default advert interval and the default checks, under the checked load of
 # test/e2e/load.sh (its failed requests counted) and a probe (scripts/bench-probe.sh: a request every
@@ -23,11 +26,12 @@
 #     between, so this is the outage itself
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PAIR=no
+PAIR=no TUN=no
 for arg in "$@"; do
     case "$arg" in
         --pair) PAIR=yes ;;
-        *) echo "usage: npm run bench [-- --pair]" >&2; exit 2 ;;
+        --tun) TUN=yes ;;
+        *) echo "usage: npm run bench [-- --tun] [-- --pair]" >&2; exit 2 ;;
     esac
 done
 VIP=10.86.0.180
@@ -80,16 +84,47 @@ pulumi preview --refresh >/dev/null
 preview_refresh=$(since "$t")
 
 on nfs "head -c 10485760 /dev/urandom > /srv/lvs/kgc/big.bin && cp /srv/lvs/kgc/big.bin /srv/lvs/benet/big.bin"
-dir_tx0=$(on director cat /sys/class/net/eth1/statistics/tx_bytes)
-cli_rx0=$(on client cat /sys/class/net/eth1/statistics/rx_bytes)
-on client "curl -sS --fail -o /dev/null http://$VIP/big.bin"
-dir_tx=$(($(on director cat /sys/class/net/eth1/statistics/tx_bytes) - dir_tx0))
-cli_rx=$(($(on client cat /sys/class/net/eth1/statistics/rx_bytes) - cli_rx0))
-offload=$(printf '%.2f' "$(echo "scale=4; 100 * $dir_tx / $cli_rx" | bc)")
+# download [PORT]: one 10 MB download through the VIP (from client port PORT); sets dir_tx and cli_rx
+# (bytes the director's eth1 sent, the client's eth1 received, meanwhile) and offload (their ratio, %).
+download() {
+    local dir_tx0 cli_rx0
+    dir_tx0=$(on director cat /sys/class/net/eth1/statistics/tx_bytes)
+    cli_rx0=$(on client cat /sys/class/net/eth1/statistics/rx_bytes)
+    on client "curl -sS --fail ${1:+--local-port $1} -o /dev/null http://$VIP/big.bin"
+    dir_tx=$(($(on director cat /sys/class/net/eth1/statistics/tx_bytes) - dir_tx0))
+    cli_rx=$(($(on client cat /sys/class/net/eth1/statistics/rx_bytes) - cli_rx0))
+    offload=$(printf '%.2f' "$(echo "scale=4; 100 * $dir_tx / $cli_rx" | bc)")
+}
+download
+dr_tx=$dir_tx dr_rx=$cli_rx dr_offload=$offload
 
 vip_rps=$(rps "http://$VIP/" 300)
 direct_rps=$(rps "http://10.86.0.11/" 300)
 ratio=$(printf '%.2f' "$(echo "$vip_rps / $direct_rps" | bc -l)")
+
+tun_json=""
+tun_line=""
+if [ "$TUN" = yes ]; then
+    bash lab/lab.sh up router web4 >/dev/null
+    bash scripts/lab-stack.sh >/dev/null 2>&1
+    pulumi config set --path 'lvs-dr:services[0].realServers[2].host' web4
+    pulumi config set --path 'lvs-dr:services[0].realServers[2].method' tun
+    pulumi config set --path 'lvs-dr:nfsServers[0].exports[1].clients' 10.86.0.0/23
+    pulumi config set --path 'lvs-dr:mounts[2].host' web4
+    pulumi config set --path 'lvs-dr:mounts[2].server' nfs
+    pulumi config set --path 'lvs-dr:mounts[2].export' /srv/lvs/benet
+    pulumi config set --path 'lvs-dr:mounts[2].path' /var/www/html
+    pulumi up --yes --skip-preview >/dev/null
+    # rr over three real servers: web4 takes one of any three downloads in a row.
+    for port in 21000 21001 21002 21003 21004 21005; do
+        download "$port"
+        on director "ipvsadm -Lnc" | grep -qE "10\.86\.0\.1:$port +[0-9.:]+ +10\.86\.1\.44:80" && break
+        dir_tx=""
+    done
+    [ -n "$dir_tx" ] || { echo "bench: no download went to web4 in 6 tries" >&2; exit 1; }
+    tun_line=$(printf '  reply-path offload, tun (10 MB from web4, one router away): director eth1 sent %d B, client received %d B: %.2f %%' "$dir_tx" "$cli_rx" "$offload")
+    tun_json=$(printf ',\n  "tun_offload_director_tx_bytes": %d,\n  "tun_offload_client_rx_bytes": %d,\n  "tun_offload_percent": %s' "$dir_tx" "$cli_rx" "$offload")
+fi
 
 pair_json=""
 pair_lines=""
@@ -178,7 +213,8 @@ printf '  no-op pulumi up:               %6.1f s, host scripts run: %d\n' "$noop
 printf '  pulumi preview:                %6.1f s\n' "$preview"
 printf '  pulumi preview --refresh:      %6.1f s\n' "$preview_refresh"
 printf '  state (pulumi stack export):   %6d bytes\n' "$state_bytes"
-printf '  reply-path offload (10 MB):    director eth1 sent %d B, client received %d B: %.2f %%\n' "$dir_tx" "$cli_rx" "$offload"
+printf '  reply-path offload (10 MB):    director eth1 sent %d B, client received %d B: %.2f %%\n' "$dr_tx" "$dr_rx" "$dr_offload"
+[ -z "$tun_line" ] || printf '%s\n' "$tun_line"
 printf '  requests/s via VIP vs direct:  %.1f vs %.1f (ratio %.2f)\n' "$vip_rps" "$direct_rps" "$ratio"
 printf '%s' "$pair_lines"
 
@@ -194,12 +230,12 @@ cat >"$RESULTS" <<JSON
   "preview_s": $(printf '%.1f' "$preview"),
   "preview_refresh_s": $(printf '%.1f' "$preview_refresh"),
   "state_bytes": $state_bytes,
-  "offload_director_tx_bytes": $dir_tx,
-  "offload_client_rx_bytes": $cli_rx,
-  "offload_percent": $offload,
+  "offload_director_tx_bytes": $dr_tx,
+  "offload_client_rx_bytes": $dr_rx,
+  "offload_percent": $dr_offload,
   "vip_rps": $(printf '%.1f' "$vip_rps"),
   "direct_rps": $(printf '%.1f' "$direct_rps"),
-  "vip_direct_ratio": $ratio$pair_json
+  "vip_direct_ratio": $ratio$tun_json$pair_json
 }
 JSON
 echo "  (written to $RESULTS)"

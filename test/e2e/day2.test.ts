@@ -4,7 +4,8 @@
  * extras alike, is shown by `pulumi preview --refresh` (the affected components and exactly the
  * resources that will apply again) and repaired by `pulumi up --refresh`. On a director pair: the
  * lab's director2 joins first, and every change must reach both directors. Tunnelling (method tun):
- * web4 joins from another network, one router away, and web3 goes from direct routing to a tunnel.
+ * web4 joins from another network, one router away, and leaves (then as it was before lvs-dr) while
+ * web3 goes from direct routing to a tunnel.
  * A UDP service answers from both real servers and drops one whose responder stops. Runs after
  * converge.test.ts (the sequencer sorts by name) and leaves its deployment to ha.test.ts.
  */
@@ -15,6 +16,9 @@ import {
     editConfig,
     independent,
     expectNoFailures,
+    fingerprintDiff,
+    fingerprints,
+    forgetBaseline,
     installLoad,
     lab,
     master,
@@ -194,13 +198,31 @@ describe("changes under load, with zero failed requests", () => {
         process.stderr.write(`[e2e] udp: web1 out of rotation ${out.toFixed(1)} s after its responder stopped, back ${back.toFixed(1)} s after it started\n`);
     });
 
-    test("switch web3 from direct routing to a tunnel: 0 failed requests, then its requests arrive on tunl0", () => {
-        step("day-2: web3 dr -> tun");
+    test("switch web3 from direct routing to a tunnel while web4 leaves: 0 failed requests; web3's requests arrive on tunl0, web4 is as before lvs-dr", () => {
+        step("day-2: web3 dr -> tun, web4 leaves");
+        const [web4Before] = Object.values(baseline(["web4"]));
+        const web4Deployed = fingerprints(["web4"]).web4;
+        // Positive control: deployed, web4 differs from its first look (tunl0, its table, the VIP, the mount).
+        check(fingerprintDiff(web4Before, web4Deployed).length > 0, "web4", "the deployed web4 looks like the bare one: the check below could not fail", "");
         const r = underLoad(() => {
-            editConfig((c) => (c["lvs-dr:services"][0].realServers.find((x: any) => x.host === "web3").method = "tun"));
+            editConfig((c) => {
+                const web = c["lvs-dr:services"][0];
+                web.realServers.find((x: any) => x.host === "web3").method = "tun";
+                web.realServers = web.realServers.filter((x: any) => x.host !== "web4");
+                c["lvs-dr:mounts"] = c["lvs-dr:mounts"].filter((m: any) => m.host !== "web4");
+                c["lvs-dr:nfsServers"][0].exports.find((e: any) => e.path === "/srv/lvs/benet").clients = "10.86.0.0/24";
+            });
             pulumi(["up", "--yes", "--skip-preview"]);
         });
-        expectNoFailures(r, "switching web3 from direct routing to a tunnel");
+        expectNoFailures(r, "switching web3 from direct routing to a tunnel while web4 left");
+        // A tunnelled real server's removal undoes all of it: ipip unloaded, tunl0 gone, its table,
+        // sysctls, VIP, mount and units (the last suite's destroy checks the others the same way).
+        const diff = fingerprintDiff(web4Before, fingerprints(["web4"]).web4);
+        check(diff.length === 0, "web4", "web4 differs from before lvs-dr (- before, + after it left)", diff.join("\n"));
+        checkTables((t) => !t.includes(WEB4), "web4 is still a real server");
+        // Done with the second network: two VMs less for the emulated lab's two cores from here on.
+        lab(["kill", "web4", "router"]);
+        forgetBaseline(["web4"]);
         checkTables((t) => t.includes("-r 10.86.0.33:80 -i -w 1") && !t.includes("-r 10.86.0.33:80 -g"), "web3 is not tunnelled to");
         const vips = onVm("web3", `ip -o -4 addr show | awk '$4 == "${VIP}/32" { print $2 }'`).stdout.trim();
         check(vips === "tunl0", "web3", "the VIP is not on tunl0 alone", vips);
@@ -414,7 +436,6 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                 "update web-live",
                 "update web-real-web1",
                 "update web-real-web2",
-                "update web-real-web4",
                 "update web-service",
                 "update web1-live",
                 "update web1-web",

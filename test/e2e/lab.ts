@@ -259,6 +259,13 @@ export function baseline(vms: string[]): Record<string, string[]> {
     return Object.fromEntries(vms.map((vm) => [vm, saved.vms[vm]]));
 }
 
+/** Drops VMs' first looks (VMs that left the lab before the last destroy, checked by their suite). */
+export function forgetBaseline(vms: string[]): void {
+    const read = JSON.parse(fs.readFileSync(BASELINE_FILE, "utf8"));
+    for (const vm of vms) delete read.vms[vm];
+    fs.writeFileSync(BASELINE_FILE, JSON.stringify(read));
+}
+
 /** Every VM this lab has a first look of. */
 export function baselineVms(): string[] {
     if (!fs.existsSync(BASELINE_FILE)) return [];

@@ -6,7 +6,7 @@
 # while the emulated VMs leave the lab's two cores to the change under test (unpaced, 3 workers ran
 # 19-37 requests/s and kept the cores busy), and writes one line per request to OUTDIR/worker-N.log:
 # "ok BODY" or "fail WHAT" (a failure with its time and the client's port, to match it against the
-# hosts' logs).
+# hosts' logs; curl -N writes each reply as it ends, so the time is the request's end, not its batch's).
 set -u
 url=$1 workers=$2 out=$3
 shift 3
@@ -45,7 +45,7 @@ worker() {
     local urls=() i
     for i in $(seq 20); do urls+=("$url"); done
     while [ ! -e "$out/stop" ]; do
-        curl -s --rate 5/s --max-time 3 -H 'Connection: close' -w '\n|%{http_code}|%{local_port}|%{errormsg}\n' "${urls[@]}"
+        curl -s -N --rate 5/s --max-time 3 -H 'Connection: close' -w '\n|%{http_code}|%{local_port}|%{errormsg}\n' "${urls[@]}"
     done | check_replies "$@"
 }
 
