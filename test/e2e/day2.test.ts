@@ -71,8 +71,10 @@ function appMark(): number {
  */
 const ECHO = { name: "echo", vip: VIP, port: 5300, protocol: "udp", scheduler: "rr", realServers: [{ host: "web1" }, { host: "web2" }] };
 const ECHO_UNIT = "e2e-udp-echo";
+// --collect: a stopped responder (socat ends on SIGTERM with a failure status) leaves no failed unit
+// behind that would keep its name taken.
 const startEcho = (vm: string) =>
-    onVm(vm, `systemctl is-active --quiet ${ECHO_UNIT} || systemd-run --quiet --unit=${ECHO_UNIT} socat UDP4-RECVFROM:${ECHO.port},bind=${VIP},fork EXEC:/bin/hostname`);
+    onVm(vm, `systemctl is-active --quiet ${ECHO_UNIT} || systemd-run --quiet --collect --unit=${ECHO_UNIT} socat UDP4-RECVFROM:${ECHO.port},bind=${VIP},fork EXEC:/bin/hostname`);
 /**
  * `n` questions to the UDP service from the client, each from a port of its own (a new IPVS entry):
  * the replies, one line each ("(no reply)" when none came within the 1.5 s socat waits after sending).
