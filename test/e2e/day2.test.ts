@@ -76,11 +76,12 @@ const ECHO_UNIT = "e2e-udp-echo";
 const startEcho = (vm: string) =>
     onVm(vm, `systemctl is-active --quiet ${ECHO_UNIT} || systemd-run --quiet --collect --unit=${ECHO_UNIT} socat UDP4-RECVFROM:${ECHO.port},bind=${VIP},fork EXEC:/bin/hostname`);
 /**
- * `n` questions to the UDP service from the client, each from a port of its own (a new IPVS entry):
- * the replies, one line each ("(no reply)" when none came within the 1.5 s socat waits after sending).
+ * `n` questions to the UDP service from the client at once, each from a port of its own (a new IPVS
+ * entry): the replies, one line each ("(no reply)" when none came within the 1.5 s socat waits).
  */
 function askEcho(n: number): string[] {
-    return onVm("client", `for i in $(seq ${n}); do r=$(echo q | socat -t 1.5 - UDP4:${VIP}:${ECHO.port}); echo "\${r:-(no reply)}"; done`).stdout.trim().split("\n");
+    const one = `r=$(echo q | socat -t 1.5 - UDP4:${VIP}:${ECHO.port}); echo "\${r:-(no reply)}"`;
+    return onVm("client", `for i in $(seq ${n}); do (${one}) & done; wait`).stdout.trim().split("\n");
 }
 
 function bothPagesThroughVip(): void {
@@ -150,14 +151,14 @@ describe("changes under load, with zero failed requests", () => {
         const active = master();
         const txBytes = () => Number(onVm(active, "cat /sys/class/net/eth1/statistics/tx_bytes").stdout.trim());
         // Downloads one after another (rr: one per real server, web4 among the first four), each from
-        // a client port of its own and at 1 MB/s, so that the client's view of the connection (its
+        // a client port of its own and at 2 MB/s, so that the client's view of the connection (its
         // MSS) and the director's (which real server) can both be read while it runs.
         const seen: Array<{ to: string; mss: number; tx: number; ok: boolean }> = [];
         // Until web4 took one, and a direct-routing real server too (the clamp's control).
         for (let i = 0; i < 8 && !(seen.some((x) => x.to === WEB4) && seen.some((x) => x.to !== WEB4 && x.to !== "?")); i++) {
             const port = 21000 + i;
             const tx0 = txBytes();
-            onVm("client", `rm -f /tmp/tun.rc; nohup sh -c 'curl -sS --fail --max-time 120 --limit-rate 1M --local-port ${port} -o /tmp/tun.bin http://${VIP}/tun.bin; echo $? > /tmp/tun.rc' >/dev/null 2>&1 & sleep 1.5`);
+            onVm("client", `rm -f /tmp/tun.rc; nohup sh -c 'curl -sS --fail --max-time 120 --limit-rate 2M --local-port ${port} -o /tmp/tun.bin http://${VIP}/tun.bin; echo $? > /tmp/tun.rc' >/dev/null 2>&1 & sleep 1.5`);
             const mss = Number(/\bmss:(\d+)/.exec(onVm("client", `ss -Htin '( sport = :${port} )'`).stdout)?.[1] ?? -1);
             const to = new RegExp(`10\\.86\\.0\\.1:${port}\\s+\\S+\\s+([\\d.]+):80`).exec(onVm(active, "ipvsadm -Lnc").stdout)?.[1] ?? "?";
             onVm("client", "while [ ! -s /tmp/tun.rc ]; do sleep 0.5; done");
