@@ -44,6 +44,9 @@ export function checkParams(s: ServiceSpec, mark: number): Record<string, string
         CHECK_RETRY: c.failuresBeforeDown - 1,
         CHECK_RETRY_DELAY: String(c.retryDelay),
         CHECK_MARK: c.throughVip ? mark : 0,
+        // Only when set (the other checks' commands stay as they were).
+        ...(c.type === "udp" && c.payload !== undefined ? { CHECK_PAYLOAD: Buffer.from(c.payload, "utf8").toString("hex") } : {}),
+        ...(c.type === "udp" && c.requireReply ? { CHECK_REPLY: "yes" } : {}),
     };
 }
 

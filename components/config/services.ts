@@ -98,7 +98,19 @@ const healthCheckSchema = z.discriminatedUnion("type", [
             .optional(),
         ...checkTimers,
     }),
-    z.strictObject({ type: z.literal("udp"), ...checkTimers }),
+    z.strictObject({
+        type: z.literal("udp"),
+        /** The datagram each try sends (text, sent as its bytes; default: keepalived's, empty). */
+        payload: z.string().min(1).max(256).optional(),
+        /**
+         * Pass only on a reply. Without it a try passes unless an ICMP port-unreachable comes back,
+         * and Linux rate-limits those: a real server where nothing listens is put back now and then
+         * (seen in the lab: back for 1.5 s after 9 s out). Set it for request/response protocols
+         * (DNS); leave it off for ones that never answer (syslog).
+         */
+        requireReply: z.boolean().default(false),
+        ...checkTimers,
+    }),
 ]);
 export type HealthCheckSpec = z.infer<typeof healthCheckSchema>;
 

@@ -12,7 +12,8 @@
 # DRAIN_IDLE, CHECK_TYPE, CHECK_PATH, CHECK_STATUS, CHECK_BODY (http), CHECK_INTERVAL,
 # CHECK_TIMEOUT, CHECK_RETRY, CHECK_RETRY_DELAY, CHECK_MARK; of a firewall-mark service also FWMARK and PORTS
 # (ipvs-service.sh), with REAL_PORT 0 (in DR each connection keeps the port the client chose); of a
-# tunnelled real server METHOD=tun (IP-in-IP, ipvsadm -i), else direct routing.
+# tunnelled real server METHOD=tun (IP-in-IP, ipvsadm -i), else direct routing; of a udp check
+# optionally CHECK_PAYLOAD (hex) and CHECK_REPLY=yes (only a reply passes).
 real_file() { printf '%s/services/%s/%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 check_file_path() { printf '%s/checks/%s-%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
@@ -85,6 +86,9 @@ render_real() {
     if [ "$CHECK_MARK" != 0 ]; then
         printf '        connect_ip %s\n        bindto %s\n        fwmark %s\n' "$VIP" "$DATA_ADDRESS" "$CHECK_MARK"
     fi
+    # A udp check's datagram (hex) and whether only a reply passes.
+    [ -z "${CHECK_PAYLOAD:-}" ] || printf '        payload %s\n' "$CHECK_PAYLOAD"
+    [ "${CHECK_REPLY:-no}" != yes ] || printf '        require_reply\n'
     printf '        connect_port %s\n        connect_timeout %s\n        delay_loop %s\n' "$PORT" "$CHECK_TIMEOUT" "$CHECK_INTERVAL"
     printf '        retry %s\n        delay_before_retry %s\n        warmup 0\n    }\n}\n' "$CHECK_RETRY" "$CHECK_RETRY_DELAY"
 }

@@ -69,7 +69,18 @@ function appMark(): number {
  * servers is the test's own: socat bound to the VIP (so that its replies leave from the VIP, as
  * direct routing needs), replying with the host's name to every datagram.
  */
-const ECHO = { name: "echo", vip: VIP, port: 5300, protocol: "udp", scheduler: "rr", realServers: [{ host: "web1" }, { host: "web2" }] };
+const ECHO = {
+    name: "echo",
+    vip: VIP,
+    port: 5300,
+    protocol: "udp",
+    scheduler: "rr",
+    // Only an answer passes: without requireReply a try passes unless an ICMP port-unreachable comes
+    // back, and the real server's kernel rate-limits those (a first run saw web1 put back 9 s after
+    // its responder stopped, for 1.5 s, and one question sent to it).
+    healthCheck: { type: "udp", payload: "q", requireReply: true },
+    realServers: [{ host: "web1" }, { host: "web2" }],
+};
 const ECHO_UNIT = "e2e-udp-echo";
 // --collect: a stopped responder (socat ends on SIGTERM with a failure status) leaves no failed unit
 // behind that would keep its name taken.

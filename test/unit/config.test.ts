@@ -3,6 +3,7 @@
  * refused with a message naming the field and the value.
  */
 import { ConfigError, parseClusterConfig, RawConfig } from "../../components/config";
+import { checkParams } from "../../components/virtualService";
 import { FAKE_PRIVATE_KEY, runProgram, stackValues } from "../harness";
 
 type Values = Record<string, any>;
@@ -223,7 +224,20 @@ describe("health checks and the director pair", () => {
         v.services.push({ name: "dns", vip: v.services[0].vip, port: 53, protocol: "udp", realServers: [{ host: "web1" }] });
         const spec = parseClusterConfig(raw(v));
         expect(spec.services[0].healthCheck).toMatchObject({ type: "http", path: "/", status: 200, bodyContains: "web!", interval: 1 });
-        expect(spec.services[1].healthCheck.type).toBe("udp");
+        expect(spec.services[1].healthCheck).toMatchObject({ type: "udp", requireReply: false });
+        expect(spec.services[1].healthCheck).not.toHaveProperty("payload");
+    });
+
+    test("a udp check's datagram and reply go to keepalived's payload (hex) and require_reply; unset, no parameter at all", () => {
+        const v = dev();
+        const dns = (healthCheck?: object) => ({ name: "dns", vip: v.services[0].vip, port: 53, protocol: "udp", realServers: [{ host: "web1" }], healthCheck });
+        v.services.push(dns({ type: "udp", payload: "q\n", requireReply: true }));
+        const withReply = checkParams(parseClusterConfig(raw(v)).services[1], 7);
+        expect(withReply).toMatchObject({ CHECK_TYPE: "udp", CHECK_PAYLOAD: "710a", CHECK_REPLY: "yes" });
+        v.services[1] = dns();
+        const plain = checkParams(parseClusterConfig(raw(v)).services[1], 7);
+        expect(plain).not.toHaveProperty("CHECK_PAYLOAD");
+        expect(plain).not.toHaveProperty("CHECK_REPLY");
     });
 
     test.each([
@@ -265,6 +279,8 @@ describe("health checks and the director pair", () => {
         ["two successes before up", (v: Values) => (v.services[0].healthCheck = { type: "tcp", successesBeforeUp: 2 }), /lvs-dr:services\[0\]\.healthCheck\.successesBeforeUp: 2 .*must be 1/],
         ["0 failures before down", (v: Values) => (v.services[0].healthCheck = { type: "tcp", failuresBeforeDown: 0 }), /lvs-dr:services\[0\]\.healthCheck\.failuresBeforeDown: 0/],
         ["a negative interval", (v: Values) => (v.services[0].healthCheck = { type: "tcp", interval: -1 }), /lvs-dr:services\[0\]\.healthCheck\.interval: -1/],
+        ["a reply required of a tcp check", (v: Values) => (v.services[0].healthCheck = { type: "tcp", requireReply: true }), /lvs-dr:services\[0\]\.healthCheck\.requireReply: unknown field/],
+        ["an empty udp payload", (v: Values) => Object.assign(v.services[0], { protocol: "udp", healthCheck: { type: "udp", payload: "" } }), /lvs-dr:services\[0\]\.healthCheck\.payload/],
         ["a zero retry delay", (v: Values) => (v.services[0].healthCheck = { type: "tcp", retryDelay: 0 }), /lvs-dr:services\[0\]\.healthCheck\.retryDelay: 0/],
     ])("refuses %s, naming the field", (_what, mutate, message) => {
         const found = problems(mutate);

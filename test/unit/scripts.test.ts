@@ -660,7 +660,7 @@ describe("keepalived's config as the scripts render it (checked by the real keep
                 const check =
                     proto === "tcp"
                         ? "CHECK_TYPE=http CHECK_PATH=/health?x=1 CHECK_STATUS=200 CHECK_BODY='web\\!' CHECK_INTERVAL=1 CHECK_TIMEOUT=0.8 CHECK_RETRY=1 CHECK_RETRY_DELAY=0.3"
-                        : "CHECK_TYPE=udp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=2.5 CHECK_TIMEOUT=1 CHECK_RETRY=0 CHECK_RETRY_DELAY=1";
+                        : "CHECK_TYPE=udp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=2.5 CHECK_TIMEOUT=1 CHECK_RETRY=0 CHECK_RETRY_DELAY=1 CHECK_PAYLOAD=71 CHECK_REPLY=yes";
                 // 10.86.0.22 is tunnelled to (IP-in-IP); 10.86.0.11 is reached by direct routing.
                 const method = addr === "10.86.0.22" ? " METHOD=tun" : "";
                 const params = `SERVICE_ID=${id} PROTOCOL=${proto} VIP=10.86.0.180 PORT=${port} REAL_ADDRESS=${addr} REAL_PORT=${port} WEIGHT=3 ${check} CHECK_MARK=${mark + port}${method}`;
@@ -702,6 +702,8 @@ describe("keepalived's config as the scripts render it (checked by the real keep
             expect(fs.readFileSync(path.join(services, "tcp-10.86.0.180-80", "10.86.0.22-80.conf"), "utf8")).toMatch(/^real_server 10\.86\.0\.22 80 \{\n\s+weight 3\n\s+lvs_method TUN\n/m);
             expect(fs.readFileSync(path.join(dir, "keepalived", "checks", "tcp-10.86.0.180-80-10.86.0.22-80.conf"), "utf8")).toMatch(/^\s+lvs_method TUN$/m);
             expect(fs.readFileSync(path.join(dir, "keepalived", "checks", "tcp-10.86.0.180-80-10.86.0.11-80.conf"), "utf8")).toMatch(/^\s+lvs_method DR$/m);
+            // The udp check: its datagram ("q") and only a reply passes.
+            expect(fs.readFileSync(path.join(services, "udp-10.86.0.180-53", "10.86.0.11-53.conf"), "utf8")).toMatch(/^\s+UDP_CHECK \{\n(.*\n)*\s+payload 71\n\s+require_reply\n/m);
             // Its timers: a check every second, a try may take 0.8 s, one retry 0.3 s after a failed try.
             expect(conf).toMatch(/connect_timeout 0\.8\n\s+delay_loop 1\n\s+retry 1\n\s+delay_before_retry 0\.3\n/);
             // The firewall-mark service: keyed by its mark, real servers without a port, checked on its first port.
