@@ -10,7 +10,7 @@
 #   lab/lab.sh ssh NAME [CMD...]   a shell or a command on a VM, as root, with the pinned host key
 #   lab/lab.sh reboot NAME...      reboot VMs and wait until they answer SSH again
 #   lab/lab.sh kill NAME...        power cut: kill the VMs' qemu (disks kept)
-#   lab/lab.sh start NAME...       boot VMs that are not running on their own disks (config file untouched)
+#   lab/lab.sh start [--no-wait] NAME...  boot VMs that are not running on their own disks (config file untouched)
 #   lab/lab.sh config              (re)write the stack config file from the running lab
 #   lab/lab.sh key-path            print the lab's SSH private key path (for `pulumi config set --secret`)
 #   lab/lab.sh known-hosts-path    print the lab's known_hosts path
@@ -666,18 +666,33 @@ cmd_kill() {
 	done
 }
 
-# start NAME...: boot VMs of this lab that are not running (after kill), on their own disks, and wait
-# for SSH; unlike `up`, the stack config file is left as it is.
+# start [--no-wait] NAME...: boot VMs of this lab that are not running (after kill, or never booted),
+# on their own disks, and wait for SSH (--no-wait: return once they boot; a later up or start waits);
+# unlike `up`, the stack config file is left as it is.
 cmd_start() {
-	[ $# -ge 1 ] || die "usage: lab/lab.sh start NAME... (VMs: ${VMS[*]})"
-	local name start=$SECONDS image
+	local wait=yes
+	if [ "${1:-}" = --no-wait ]; then
+		wait=no
+		shift
+	fi
+	[ $# -ge 1 ] || die "usage: lab/lab.sh start [--no-wait] NAME... (VMs: ${VMS[*]})"
+	local name start=$SECONDS image sw
 	for name in "$@"; do is_vm "$name" || die "unknown VM '$name' (VMs: ${VMS[*]})"; done
 	lock
 	image=$(env_get IMAGE)
 	if [ -z "$image" ] || ! switch_pid >/dev/null; then die "no running lab at $STATE: run lab/lab.sh up"; fi
 	for name in "$@"; do
-		if vm_pid "$name" >/dev/null; then log "$name: already running"; else start_vm "$name" "$image"; fi
+		if vm_pid "$name" >/dev/null; then
+			log "$name: already running"
+		else
+			for sw in $(vm_switches "$name"); do start_switch "$sw"; done
+			start_vm "$name" "$image"
+		fi
 	done
+	if [ "$wait" = no ]; then
+		log "$* booting (not waiting)"
+		return 0
+	fi
 	ssh_opts
 	wait_ready "$start" "$@"
 	log "$* answer SSH $((SECONDS - start)) s after start"
@@ -724,6 +739,6 @@ known-hosts-path)
 	echo "$KNOWN_HOSTS"
 	;;
 -h | --help | help) sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
-"") die "usage: lab/lab.sh up|down|status|ssh NAME [CMD...]|reboot NAME...|kill NAME...|start NAME...|config|key-path|known-hosts-path" ;;
+"") die "usage: lab/lab.sh up|down|status|ssh NAME [CMD...]|reboot NAME...|kill NAME...|start [--no-wait] NAME...|config|key-path|known-hosts-path" ;;
 *) die "unknown command '$1' (commands: up, down, status, ssh, reboot, kill, start, config, key-path, known-hosts-path)" ;;
 esac

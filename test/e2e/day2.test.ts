@@ -21,6 +21,7 @@ import {
     forgetBaseline,
     installLoad,
     lab,
+    LATER_VMS,
     master,
     onVm,
     PAGES,
@@ -104,7 +105,7 @@ beforeAll(() => {
     step("day-2: web3, director2, and web4 one router away join: the director pair");
     // Booted together (one wait): web4 sits in 10.86.1.0/24, which the directors and nfs reach
     // through router (lab/README.md).
-    lab(["up", "web3", "director2", "router", "web4"]);
+    lab(["up", ...LATER_VMS]);
     // A director behind its own firewall (ufw): lvs-dr must admit the service port, and VRRP and
     // the sync daemon from the peer only (ha.test.ts checks the rules, and fails over through them).
     onVm("director2", "ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null");
