@@ -163,15 +163,21 @@ describe("changes under load, with zero failed requests", () => {
         const active = master();
         const txBytes = () => Number(onVm(active, "cat /sys/class/net/eth1/statistics/tx_bytes").stdout.trim());
         // Downloads one after another (rr: one per real server, web4 among the first four), each from
-        // a client port of its own and at 2 MB/s, so that the client's view of the connection (its
-        // MSS) and the director's (which real server) can both be read while it runs.
+        // a client port of its own, so that the client's view of the connection (its MSS) and the
+        // director's (which real server: its entry outlives the download) can both be read.
         const seen: Array<{ to: string; mss: number; tx: number; ok: boolean }> = [];
         // Until web4 took one, and a direct-routing real server too (the clamp's control).
         for (let i = 0; i < 8 && !(seen.some((x) => x.to === WEB4) && seen.some((x) => x.to !== WEB4 && x.to !== "?")); i++) {
             const port = 21000 + i;
             const tx0 = txBytes();
-            onVm("client", `rm -f /tmp/tun.rc; nohup sh -c 'curl -sS --fail --max-time 120 --limit-rate 2M --local-port ${port} -o /tmp/tun.bin http://${VIP}/tun.bin; echo $? > /tmp/tun.rc' >/dev/null 2>&1 & sleep 1.5`);
-            const mss = Number(/\bmss:(\d+)/.exec(onVm("client", `ss -Htin '( sport = :${port} )'`).stdout)?.[1] ?? -1);
+            // The MSS as soon as the connection is established (curl's rate limit is loose: a download
+            // may be over within a second or two).
+            const started = onVm(
+                "client",
+                `rm -f /tmp/tun.rc; nohup sh -c 'curl -sS --fail --max-time 120 --limit-rate 2M --local-port ${port} -o /tmp/tun.bin http://${VIP}/tun.bin; echo $? > /tmp/tun.rc' >/dev/null 2>&1 & ` +
+                    `for i in $(seq 100); do s=$(ss -Htin state established '( sport = :${port} )'); [ -n "$s" ] && break; sleep 0.05; done; echo "$s"`,
+            ).stdout;
+            const mss = Number(/\bmss:(\d+)/.exec(started)?.[1] ?? -1);
             const to = new RegExp(`10\\.86\\.0\\.1:${port}\\s+\\S+\\s+([\\d.]+):80`).exec(onVm(active, "ipvsadm -Lnc").stdout)?.[1] ?? "?";
             onVm("client", "while [ ! -s /tmp/tun.rc ]; do sleep 0.5; done");
             const ok = onVm("client", "cat /tmp/tun.rc; sha256sum < /tmp/tun.bin; rm -f /tmp/tun.bin").stdout.trim() === `0\n${sum}  -`;
