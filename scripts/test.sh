@@ -71,7 +71,7 @@ tools_result() {
 stage_e2e() {
     step "Pulumi CLI and plugins"
     bash scripts/ensure-pulumi.sh >/dev/null
-    step "lab: five fresh VMs (any running lab of this checkout is replaced; web3 and director2 boot in their suites)"
+    step "lab: five fresh VMs (any running lab of this checkout is replaced; web3, director2, router and web4 boot during the cluster suite)"
     bash lab/lab.sh down
     bash lab/lab.sh up
     bash scripts/lab-stack.sh
