@@ -105,8 +105,8 @@ ratio=$(printf '%.2f' "$(echo "$vip_rps / $direct_rps" | bc -l)")
 tun_json=""
 tun_line=""
 if [ "$TUN" = yes ]; then
-    bash lab/lab.sh up router web4 >/dev/null
-    bash scripts/lab-stack.sh >/dev/null 2>&1
+    # start (not up): it brings up the second network's switch and leaves the stack config as it is.
+    bash lab/lab.sh start router web4 >/dev/null
     pulumi config set --path 'lvs-dr:services[0].realServers[2].host' web4
     pulumi config set --path 'lvs-dr:services[0].realServers[2].method' tun
     pulumi config set --path 'lvs-dr:nfsServers[0].exports[1].clients' 10.86.0.0/23

@@ -103,13 +103,14 @@ function bothPagesThroughVip(): void {
 
 beforeAll(() => {
     step("day-2: web3, director2, and web4 one router away join: the director pair");
-    // Booted together (one wait): web4 sits in 10.86.1.0/24, which the directors and nfs reach
-    // through router (lab/README.md).
+    // Booted by the cluster suite during its deliberate wait (here when this suite runs alone):
+    // web4 sits in 10.86.1.0/24, which the directors and nfs reach through router (lab/README.md).
     lab(["up", ...LATER_VMS]);
     // A director behind its own firewall (ufw): lvs-dr must admit the service port, and VRRP and
     // the sync daemon from the peer only (ha.test.ts checks the rules, and fails over through them).
     onVm("director2", "ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null");
-    // Kept for the last suite's destroy (lab.ts, baseline): web3 and director2 before lvs-dr touches them.
+    // Kept for the last suite's destroy (lab.ts, baseline): web3, director2 and web4 before lvs-dr
+    // touches them (web4's is checked, then dropped, when it leaves below).
     baseline(["web3", "director2", "web4", "director", "web1", "web2", "nfs"]);
     editConfig((c) => {
         const d = c["lvs-dr:director"];
@@ -125,7 +126,7 @@ beforeAll(() => {
 let pairAtStart: { master: string; entries: number[] };
 
 describe("changes under load, with zero failed requests", () => {
-    test("add a third web server, a tunnelled one in another network, and a firewall-mark service (8080 + 8443 as one)", () => {
+    test("add a third web server, a tunnelled one in another network, a firewall-mark service (8080 + 8443 as one) and a UDP service", () => {
         step("day-2: add web3, web4 (tunnelled), a firewall-mark service and a UDP service");
         // The UDP service's responders, before the service: its checks pass from the start.
         for (const vm of ECHO.realServers.map((x) => x.host)) startEcho(vm);
@@ -145,7 +146,7 @@ describe("changes under load, with zero failed requests", () => {
             });
             pulumi(["up", "--yes", "--skip-preview"]);
         });
-        expectNoFailures(r, "adding web3, web4 and the firewall-mark service");
+        expectNoFailures(r, "adding web3, web4, the firewall-mark service and the UDP service");
         checkTables((t) => t.includes("-r 10.86.0.33:80 -g -w 1"), "web3 is not a real server");
         checkTables((t) => t.includes(`-a -t ${VIP}:80 -r ${WEB4}:80 -i -w 1`), "web4 is not a tunnelled real server");
     });
