@@ -139,6 +139,44 @@ export interface LoadReport {
     seconds: number;
     rps: number;
     bodies: Record<string, number>;
+    /** The SYN-ACKs the client received (load.sh's capture), by the client's port. */
+    synAcks: Map<number, SynAck>;
+}
+
+/** Who answered a connection's SYN: in direct routing the real server itself, seen by its MAC. */
+export interface SynAck {
+    time: string;
+    mac: string;
+}
+
+/** The SYN-ACKs of a `tcpdump -e -nn -tt` capture (load.sh), by the client's port. */
+export function parseSynAcks(capture: string): Map<number, SynAck> {
+    const byPort = new Map<number, SynAck>();
+    for (const line of capture.split("\n")) {
+        // "1795868551.123456 52:54:00:86:00:16 > 52:54:00:86:00:01, ethertype IPv4 ..., length 74: 10.86.0.180.80 > 10.86.0.1.34720: Flags [S.], ..."
+        const m = /^(\d+)\.\d+ ([0-9a-f:]{17}) > .*: [\d.]+ > [\d.]+\.(\d+): Flags \[S\.\]/.exec(line);
+        if (m) byPort.set(Number(m[3]), { time: new Date(Number(m[1]) * 1000).toISOString().slice(11, 19), mac: m[2] });
+    }
+    return byPort;
+}
+
+/**
+ * A lab MAC's host: the lab gives each data NIC 52:54:00:86:XX:YY for 10.86.XX.YY (lab.sh), so the
+ * address, and its name from the stack config when it is one of the stack's hosts.
+ */
+function macHost(mac: string): string {
+    const o = mac.split(":").slice(4).map((x) => parseInt(x, 16));
+    const address = `10.86.${o[0]}.${o[1]}`;
+    const hosts = (readConfig()["lvs-dr:hosts"] ?? {}) as Record<string, { address?: string }>;
+    const name = Object.entries(hosts).find(([, h]) => h.address?.split("/")[0] === address)?.[0];
+    return name ? `${name} (${address})` : address === "10.86.0.254" ? `router (${address}): a real server behind it` : address;
+}
+
+/** A failed request's line with who took its connection ("fail ... port N ..." from load.sh). */
+function attributed(failure: string, synAcks: Map<number, SynAck>): string {
+    const port = Number(/ port (\d+) /.exec(failure)?.[1]);
+    const answer = synAcks.get(port);
+    return `${failure} [${answer ? `SYN-ACK from ${macHost(answer.mac)} at ${answer.time}` : "no SYN-ACK seen"}]`;
 }
 
 /** Puts the load script on the client VM (once per suite). */
@@ -164,7 +202,9 @@ export function underLoad(action: () => void, expected = PAGES, url = `http://${
     const seconds = times[1] - times[0];
     const bodies: Record<string, number> = {};
     for (const l of lines.filter((l) => l.startsWith("ok "))) bodies[l.slice(3)] = (bodies[l.slice(3)] ?? 0) + 1;
-    const report = { requests: lines.length, failures: lines.filter((l) => !l.startsWith("ok ")), seconds, rps: lines.length / seconds, bodies };
+    const failures = lines.filter((l) => !l.startsWith("ok "));
+    const synAcks = failures.length > 0 ? parseSynAcks(onVm("client", `cat ${LOAD_DIR}/synacks.log`, { allowFail: true }).stdout) : new Map<number, SynAck>();
+    const report = { requests: lines.length, failures, seconds, rps: lines.length / seconds, bodies, synAcks };
     process.stderr.write(
         `[e2e] load: ${report.requests} requests in ${seconds.toFixed(1)} s (${report.rps.toFixed(1)}/s), ` +
             `${report.failures.length} failed, by page: ${JSON.stringify(bodies)}\n`,
@@ -174,7 +214,12 @@ export function underLoad(action: () => void, expected = PAGES, url = `http://${
 
 export function expectNoFailures(r: LoadReport, what: string): void {
     if (r.failures.length > 0) reportKernelDrops();
-    check(r.failures.length === 0, "client", `${r.failures.length} of ${r.requests} requests failed during ${what}`, r.failures.slice(0, 20));
+    check(
+        r.failures.length === 0,
+        "client",
+        `${r.failures.length} of ${r.requests} requests failed during ${what}`,
+        r.failures.slice(0, 20).map((f) => attributed(f, r.synAcks)),
+    );
     check(r.rps >= MIN_RPS, "client", `the load was ${r.rps.toFixed(1)} requests/s during ${what}, below ${MIN_RPS}/s`, r);
 }
 
@@ -186,6 +231,16 @@ function reportKernelDrops(): void {
     for (const vm of ["director", "director2", "web1", "web2", "web3", "web4"]) {
         const r = onVm(vm, "journalctl -k -q --no-pager --since '-15 min' -o short-precise | grep -E 'UFW|IPVS|nft' | tail -n 40", { allowFail: true });
         if (r.stdout.trim()) process.stderr.write(`[e2e] kernel log of ${vm}:\n${r.stdout}`);
+    }
+    // keepalived's view on the directors: checks that failed, real servers it took out or put back,
+    // VRRP state changes.
+    for (const vm of DIRECTORS) {
+        const r = onVm(
+            vm,
+            "journalctl -q --no-pager --since '-15 min' -o short-precise -u lvs-dr-keepalived | grep -E 'Removing|Adding|Enabling|Disabling|failed|timeout|Timeout|Entering|quorum' | tail -n 40",
+            { allowFail: true },
+        );
+        if (r.stdout.trim()) process.stderr.write(`[e2e] keepalived on ${vm}:\n${r.stdout}`);
     }
 }
 

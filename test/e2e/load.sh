@@ -7,11 +7,14 @@
 # 19-37 requests/s and kept the cores busy), and writes one line per request to OUTDIR/worker-N.log:
 # "ok BODY" or "fail WHAT" (a failure with its time and the client's port, to match it against the
 # hosts' logs; curl -N writes each reply as it ends, so the time is the request's end, not its batch's).
+# Meanwhile tcpdump writes every SYN-ACK the client receives to OUTDIR/synacks.log, with its source
+# MAC: in direct routing the real server answers the SYN itself, so a failed request's port names the
+# host that took its connection (a router's MAC for a real server behind it).
 set -u
 url=$1 workers=$2 out=$3
 shift 3
 mkdir -p "$out"
-rm -f "$out"/stop "$out"/stopped "$out"/worker-*.log
+rm -f "$out"/stop "$out"/stopped "$out"/worker-*.log "$out"/synacks.log
 
 check_replies() {
     local line body="" expected ok
@@ -49,7 +52,22 @@ worker() {
     done | check_replies "$@"
 }
 
+# The URL's port (80 unless it names one).
+hostport=${url#*://}
+hostport=${hostport%%/*}
+port=80
+[[ $hostport != *:* ]] || port=${hostport##*:}
+tcpdump -i eth1 -l -nn -e -tt "tcp src port $port and tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)" \
+    >"$out/synacks.log" 2>/dev/null &
+capture=$!
+
 date +%s.%N >"$out/started"
-for i in $(seq "$workers"); do worker "$@" >"$out/worker-$i.log" & done
-wait
+pids=()
+for i in $(seq "$workers"); do
+    worker "$@" >"$out/worker-$i.log" &
+    pids+=("$!")
+done
+wait "${pids[@]}"
+kill "$capture" 2>/dev/null
+wait "$capture" 2>/dev/null
 date +%s.%N >"$out/stopped"
