@@ -62,14 +62,29 @@ ROUTER_REMOTE_IP=10.86.1.254
 # Services of the image that a VM's role never uses, masked for that boot on the kernel command line
 # (systemd.mask=): a boot under software emulation is CPU-bound, five VMs share two cores, and a web
 # server starting nfsd or a client starting Apache only slows everyone's boot. The director keeps
-# Debian's ipvsadm.service and keepalived.service, as a real director with the packages installed would.
+# Debian's ipvsadm.service and keepalived.service, as a real director with the packages installed
+# would. The NFS client's helpers (rpcbind, statd's reboot notice, the rpc_pipefs mount) only run
+# where something mounts or serves NFS.
+NFS_CLIENT="rpcbind.service rpcbind.socket rpc-statd-notify.service run-rpc_pipefs.mount"
 declare -A VM_MASK=(
-	[client]="apache2 nfs-server ipvsadm keepalived"
-	[director]="apache2 nfs-server" [director2]="apache2 nfs-server"
-	[web1]="nfs-server ipvsadm keepalived" [web2]="nfs-server ipvsadm keepalived"
-	[web3]="nfs-server ipvsadm keepalived" [web4]="nfs-server ipvsadm keepalived"
-	[nfs]="apache2 ipvsadm keepalived" [router]="apache2 nfs-server ipvsadm keepalived"
+	[client]="apache2.service nfs-server.service ipvsadm.service keepalived.service $NFS_CLIENT"
+	[director]="apache2.service nfs-server.service $NFS_CLIENT"
+	[director2]="apache2.service nfs-server.service $NFS_CLIENT"
+	[web1]="nfs-server.service ipvsadm.service keepalived.service"
+	[web2]="nfs-server.service ipvsadm.service keepalived.service"
+	[web3]="nfs-server.service ipvsadm.service keepalived.service"
+	[web4]="nfs-server.service ipvsadm.service keepalived.service"
+	[nfs]="apache2.service ipvsadm.service keepalived.service"
+	[router]="apache2.service nfs-server.service ipvsadm.service keepalived.service $NFS_CLIENT"
 )
+# Units no lab VM uses, masked at every boot: kernel filesystems and helpers nothing mounts or runs
+# (binfmt, hugepages, POSIX message queues, debugfs, tracefs, configfs, fuse), modules loaded for
+# them, and the utmp boot record.
+BOOT_MASK=(systemd-binfmt.service proc-sys-fs-binfmt_misc.automount proc-sys-fs-binfmt_misc.mount
+	dev-hugepages.mount dev-mqueue.mount sys-kernel-debug.mount sys-kernel-tracing.mount
+	sys-kernel-config.mount sys-fs-fuse-connections.mount modprobe@configfs.service
+	modprobe@fuse.service modprobe@loop.service modprobe@dm_mod.service modprobe@efi_pstore.service
+	modprobe@drm.service systemd-update-utmp.service systemd-update-utmp-runlevel.service)
 PREFIX=24
 VIP=10.86.0.180
 DATA_NET=10.86.0.0/24
@@ -244,8 +259,10 @@ start_vm() {
 	IFS=. read -r _ _ o3 o4 <<<"${VM_IP[$name]}"
 	mac=$(printf '52:54:00:86:%02x:%02x' "$o3" "$o4")
 	# fsck.mode=skip: every VM's disk is a fresh overlay of the image, and the check costs seconds.
-	local cmdline="root=/dev/vda ro console=ttyS0,115200 net.ifnames=0 mitigations=off fsck.mode=skip" unit
-	for unit in ${VM_MASK[$name]} nfs-blkmap; do cmdline+=" systemd.mask=$unit.service"; done
+	# quiet, loglevel=4, systemd.show_status=0: the serial console (a log file) gets warnings and
+	# errors only; every byte on an emulated UART costs the booting VM CPU.
+	local cmdline="root=/dev/vda ro console=ttyS0,115200 net.ifnames=0 mitigations=off fsck.mode=skip quiet loglevel=4 systemd.show_status=0" unit
+	for unit in ${VM_MASK[$name]} nfs-blkmap.service "${BOOT_MASK[@]}"; do cmdline+=" systemd.mask=$unit"; done
 	cmdline+=" lab.name=$name lab.ip=${VM_IP[$name]}/$PREFIX"
 	[ -z "${VM_ROUTE[$name]:-}" ] || cmdline+=" lab.route=${VM_ROUTE[$name]}"
 	# The router: a third NIC (eth2, PCI slot 5) on the second network, and forwarding between them.
