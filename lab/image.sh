@@ -25,7 +25,7 @@ IMAGE_SIZE=2G
 # Everything a lab VM needs, baked in: nothing on a VM ever uses the network to install anything.
 PACKAGES=(
 	systemd-sysv udev kmod procps iproute2 netbase
-	linux-image-amd64 initramfs-tools e2fsprogs
+	linux-image-amd64 initramfs-tools e2fsprogs busybox-static
 	openssh-server
 	ipvsadm keepalived nftables ufw
 	apache2

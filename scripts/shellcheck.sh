@@ -8,4 +8,7 @@ command -v shellcheck >/dev/null 2>&1 || {
 }
 mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.sh' .ci/run)
 shellcheck -s bash "${files[@]}"
-echo "shellcheck: ${#files[@]} files clean"
+# The lab VMs' own scripts, run by /bin/sh (dash) and busybox sh: named as the VM runs them.
+posix=(lab/files/lab-identity lab/files/initrd-init)
+shellcheck -s sh "${posix[@]}"
+echo "shellcheck: $((${#files[@]} + ${#posix[@]})) files clean"
