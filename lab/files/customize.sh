@@ -12,6 +12,7 @@ chroot "$root" systemctl enable lab-identity.service
 
 # SSH: key-only root login; no host keys in the image (each VM gets its own from its seed disk).
 install -m 0644 "$files/sshd-lab.conf" "$root/etc/ssh/sshd_config.d/lab.conf"
+install -D -m 0644 "$files/ssh-service-lab.conf" "$root/etc/systemd/system/ssh.service.d/lab.conf"
 rm -f "$root"/etc/ssh/ssh_host_*
 # No password for anyone: root's is locked ('*' is never a valid hash).
 chroot "$root" usermod -p '*' root
