@@ -78,7 +78,7 @@ export function deployCluster(spec: ClusterSpec): Cluster {
             ports: servicePorts(served),
             mounts: spec.mounts
                 .filter((m) => m.host === host)
-                .map((m) => ({ mount: m, export: nfsServers[m.server].exportCommands[m.export] })),
+                .map((m) => ({ mount: m, export: nfsServers[m.server].admissionCommands[m.export] })),
         });
     }
 

@@ -26,6 +26,7 @@ export const CONCERNS = [
     "mount",
     "nfs-server",
     "nfs-export",
+    "nfs-admit",
     "live",
 ] as const;
 export type Concern = (typeof CONCERNS)[number];
@@ -37,7 +38,7 @@ export type Kind = "director" | "real-server" | "nfs-server";
 export const KIND_CONCERNS: Record<Kind, readonly Concern[]> = {
     director: ["ipvs-modules", "sysctl", "vip", "keepalived", "ipvs-service", "ipvs-real", "live"],
     "real-server": ["sysctl", "tunnel", "vip", "web", "mount", "live"],
-    "nfs-server": ["nfs-server", "nfs-export", "live"],
+    "nfs-server": ["nfs-server", "nfs-export", "nfs-admit", "live"],
 };
 
 /** Scripts a kind's toolkit carries besides its concerns: run by units of ours, not by lvs_main. */

@@ -1,18 +1,11 @@
 #!/usr/bin/env bash
-# One NFS export: its directory (created when missing, with the given owner and mode), the files
-# placed in it, and its line in /etc/exports.d/lvs-dr-EXPORT_ID.exports (other exports are left
-# alone). Remove withdraws the export and puts back the directory's previous owner and mode; the
-# directory and every file in it stay.
-# Parameters: EXPORT_ID, EXPORT_PATH, CLIENTS, OPTIONS (comma list), OWNER, GROUP, MODE (four octal
-# digits, special bits included: 2775 keeps the group on new files), FILE_NAMES and FILE_CONTENTS
-# (arrays of the same length).
+# One NFS export's directory: created when missing, with the given owner and mode, and the files
+# placed in it. Which clients it is exported to, with which options, is its admission's
+# (nfs-admit.sh). Remove puts back the directory's previous owner and mode; the directory and every
+# file in it stay.
+# Parameters: EXPORT_ID, EXPORT_PATH, OWNER, GROUP, MODE (four octal digits, special bits included:
+# 2775 keeps the group on new files), FILE_NAMES and FILE_CONTENTS (arrays of the same length).
 
-exports_file() { printf '/etc/exports.d/lvs-dr-%s.exports\n' "$EXPORT_ID"; }
-exports_text() {
-    printf '# Managed by lvs-dr: pulumi destroy removes this export (not its files).\n%s %s(%s)\n' \
-        "$EXPORT_PATH" "$CLIENTS" "$OPTIONS"
-}
-is_exported() { exportfs -v | awk -v p="$EXPORT_PATH" '$1 == p { found = 1 } END { exit !found }'; }
 prev_record() { printf '%s/exports/%s.prev\n' "$LVS_STATE" "$EXPORT_ID"; }
 
 # The directory's mode as a number, special bits (setuid, setgid, sticky) included.
@@ -25,7 +18,6 @@ set_mode() { chmod "0$(printf '%04o' $((8#$1)))" "$EXPORT_PATH"; }
 lvs_apply() {
     local prev cur i
     prev=$(prev_record)
-    [ -d /etc/exports.d ] || fail "/etc/exports.d is missing (the NFS server resource creates it)"
     id -u "$OWNER" >/dev/null 2>&1 || fail "user $OWNER does not exist on this host"
     getent group "$GROUP" >/dev/null || fail "group $GROUP does not exist on this host"
     if [ ! -d "$EXPORT_PATH" ]; then
@@ -49,18 +41,10 @@ lvs_apply() {
     for i in "${!FILE_NAMES[@]}"; do
         printf '%s' "${FILE_CONTENTS[$i]}" | write_file "$EXPORT_PATH/${FILE_NAMES[$i]}" 0644 "owner=$OWNER:$GROUP" || true
     done
-    if exports_text | write_file "$(exports_file)" 0644; then
-        exportfs -ra
-    elif ! is_exported; then
-        exportfs -ra
-        changed "re-exported $EXPORT_PATH (it was not exported)"
-    fi
 }
 
 lvs_check() {
     local i
-    exports_text | check_file "$(exports_file)"
-    is_exported || drift "$EXPORT_PATH is not exported"
     if [ -d "$EXPORT_PATH" ]; then
         [ "$(stat -c '%U:%G' "$EXPORT_PATH")" = "$OWNER:$GROUP" ] || drift "$EXPORT_PATH is not owned by $OWNER:$GROUP"
         [ "$(dir_mode)" -eq "$((8#$MODE))" ] || drift "$EXPORT_PATH has mode $(stat -c '%a' "$EXPORT_PATH") (want $MODE)"
@@ -75,11 +59,6 @@ lvs_check() {
 lvs_remove() {
     local prev old_owner old_mode
     prev=$(prev_record)
-    if [ -f "$(exports_file)" ]; then
-        rm -f "$(exports_file)"
-        exportfs -ra
-        changed "withdrew export $EXPORT_PATH (its files stay)"
-    fi
     if [ -f "$prev" ] && [ -d "$EXPORT_PATH" ]; then
         read -r old_owner old_mode <"$prev"
         if [ "$old_owner" != created ]; then

@@ -232,9 +232,12 @@ describe("changes under load, with zero failed requests", () => {
                 web.realServers.find((x: any) => x.host === "web3").method = "tun";
                 web.realServers = web.realServers.filter((x: any) => x.host !== "web4");
                 c["lvs-dr:mounts"] = c["lvs-dr:mounts"].filter((m: any) => m.host !== "web4");
-                // The export keeps admitting web4's network: narrowed in this same up, it would cut
-                // web4 off from its content before web4 is drained (updates run before deletes: a
-                // cold run saw 23 of 1740 requests answered 403 by web4's Apache). README, Limits.
+                // In the same up, the export stops admitting web4's network. Its old admission goes
+                // only after web4's mount, and web4 leaves the service before that: drained, not
+                // cut off from its content while it serves (when an export's clients were a plain
+                // update, which runs before any delete, a cold run saw 23 of 1740 requests answered
+                // 403 by web4's Apache).
+                c["lvs-dr:nfsServers"][0].exports.find((e: any) => e.path === "/srv/lvs/benet").clients = "10.86.0.0/24";
             });
             pulumi(["up", "--yes", "--skip-preview"]);
         });
@@ -243,6 +246,14 @@ describe("changes under load, with zero failed requests", () => {
         // sysctls, VIP, mount and units (the last suite's destroy checks the others the same way).
         const diff = fingerprintDiff(web4Before, fingerprints(["web4"]).web4);
         check(diff.length === 0, "web4", "web4 differs from before lvs-dr (- before, + after it left)", diff.join("\n"));
+        // Exactly the narrowed admission is left: benet to 10.86.0.0/24 alone.
+        const benet = onVm("nfs", "exportfs -s | awk '$1 == \"/srv/lvs/benet\" { print $2 }'; ls /etc/exports.d").stdout.trim().split("\n");
+        check(
+            benet.length === 3 && benet[0].startsWith("10.86.0.0/24(") && benet.slice(1).every((f) => /^lvs-dr-(benet|kgc)-[0-9a-f]{8}-10\.86\.0\.0-24\.exports$/.test(f)),
+            "nfs",
+            "benet is not exported to 10.86.0.0/24 alone, or /etc/exports.d holds other files than the two admissions",
+            benet,
+        );
         checkTables((t) => !t.includes(WEB4), "web4 is still a real server");
         // Done with the second network: two VMs less for the emulated lab's two cores from here on.
         lab(["kill", "web4", "router"]);
@@ -428,7 +439,7 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                 "update app-live",
                 "update app-service",
                 "update director-live",
-                "update nfs-export-kgc-*",
+                "update nfs-admit-kgc-*",
                 "update nfs-live",
                 "update web-live",
                 "update web-real-web2",

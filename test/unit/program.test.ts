@@ -86,13 +86,14 @@ describe("ordering comes from real dependencies", () => {
         expect(deps("web-real-web2")).toEqual(expect.arrayContaining(["web2-mount-var-www-html", "web2-arp"]));
     });
 
-    test("exports come before the mounts that use them", () => {
-        const exportOf = (dir: string) =>
-            commands().find((c) => c.name.startsWith("nfs-export-") && c.inputs.stdin.includes(`EXPORT_PATH='${dir}'`))!.name;
-        expect(deps("web1-mount-var-www-html")).toContain(exportOf("/opt/kgc"));
-        expect(deps("web2-mount-var-www-html")).toContain(exportOf("/opt/benet"));
-        expect(deps("web1-mount-var-www-html")).not.toContain(exportOf("/opt/benet"));
-        expect(deps(exportOf("/opt/kgc"))).toContain("nfs-server");
+    test("exports come before the mounts that use them: directory, then its admission of clients, then the mount", () => {
+        const of = (prefix: string, dir: string) =>
+            commands().find((c) => c.name.startsWith(prefix) && c.inputs.stdin.includes(`EXPORT_PATH='${dir}'`))!.name;
+        expect(deps("web1-mount-var-www-html")).toContain(of("nfs-admit-", "/opt/kgc"));
+        expect(deps("web2-mount-var-www-html")).toContain(of("nfs-admit-", "/opt/benet"));
+        expect(deps("web1-mount-var-www-html")).not.toContain(of("nfs-admit-", "/opt/benet"));
+        expect(deps(of("nfs-admit-", "/opt/kgc"))).toContain(of("nfs-export-", "/opt/kgc"));
+        expect(deps(of("nfs-export-", "/opt/kgc"))).toContain("nfs-server");
     });
 });
 
@@ -135,14 +136,20 @@ describe("rendered scripts carry the recipe's settings", () => {
         expect(stdin("web1-vip-192.168.86.180")).toMatch(/^HOST_ROUTE='yes'$/m);
     });
 
-    test("exports with their clients, options and content; no world-writable directory", () => {
+    test("exports with their content, each admitting its clients with its options; no world-writable directory", () => {
         const exports = commands().filter((c) => c.name.startsWith("nfs-export-")).map((c) => c.inputs.stdin as string);
+        const admissions = commands().filter((c) => c.name.startsWith("nfs-admit-"));
         const kgc = exports.find((s) => s.includes("EXPORT_PATH='/opt/kgc'"))!;
-        expect(kgc).toMatch(/^CLIENTS='192\.168\.86\.0\/24'$/m);
-        expect(kgc).toMatch(/^OPTIONS='rw,sync,no_subtree_check,root_squash'$/m);
         expect(kgc).toContain("FILE_CONTENTS=('this is kgc web!\n')");
+        expect(kgc).not.toMatch(/^CLIENTS=/m);
         for (const s of exports) expect(s).toMatch(/^MODE='0755'$/m);
-        expect(exports.find((s) => s.includes("EXPORT_PATH='/usr/share'"))).toMatch(/^OPTIONS='ro,/m);
+        const kgcAdmit = admissions.find((c) => c.inputs.stdin.includes("EXPORT_PATH='/opt/kgc'"))!;
+        // Named by its clients: new clients are a new admission, the old one removed after its mounts.
+        expect(kgcAdmit.name).toMatch(/^nfs-admit-kgc-[0-9a-f]{8}-192\.168\.86\.0-24$/);
+        expect(kgcAdmit.inputs.stdin).toMatch(/^CLIENTS='192\.168\.86\.0\/24'$/m);
+        expect(kgcAdmit.inputs.stdin).toMatch(/^OPTIONS='rw,sync,no_subtree_check,root_squash'$/m);
+        expect(admissions.find((c) => c.inputs.stdin.includes("EXPORT_PATH='/usr/share'"))!.inputs.stdin).toMatch(/^OPTIONS='ro,/m);
+        expect(admissions).toHaveLength(exports.length);
     });
 
     test("each web server mounts its own export from the NFS server, not from itself", () => {

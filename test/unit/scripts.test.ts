@@ -928,3 +928,36 @@ describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-
         expect(permanent).toContain('rich rule family="ipv4" source address="10.86.0.45" protocol value="vrrp" accept');
     });
 });
+
+describe("which clients an export admits (is_admitted in nfs-admit.sh, on `exportfs -s` as nfs-utils 2.6 prints it)", () => {
+    const EXPORTS = [
+        "/srv/lvs/kgc  10.86.0.0/24(sync,wdelay,hide,no_subtree_check,sec=sys,rw,secure,root_squash,no_all_squash)",
+        "/srv/lvs/benet  10.86.0.0/23(sync,wdelay,hide,no_subtree_check,sec=sys,rw,secure,root_squash,no_all_squash)",
+        "/srv/lvs/benet  10.86.0.11(sync,wdelay,hide,no_subtree_check,sec=sys,ro,secure,root_squash,no_all_squash)",
+    ].join("\n");
+    function admitted(exportPath: string, clients: string): boolean {
+        const script = [
+            `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+            `. ${shellQuote(path.join(SCRIPT_DIR, "nfs-admit.sh"))}`,
+            `exportfs() { [ "$1" = -s ] && printf '%s\\n' ${shellQuote(EXPORTS)}; }`,
+            `EXPORT_PATH=${shellQuote(exportPath)} CLIENTS=${shellQuote(clients)}`,
+            "if is_admitted; then echo yes; else echo no; fi",
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        return r.stdout.trim() === "yes";
+    }
+
+    test("the path exported to exactly those clients", () => {
+        expect(admitted("/srv/lvs/kgc", "10.86.0.0/24")).toBe(true);
+        expect(admitted("/srv/lvs/benet", "10.86.0.0/23")).toBe(true);
+        expect(admitted("/srv/lvs/benet", "10.86.0.11")).toBe(true);
+    });
+
+    test("not another network, another path, or an address that only starts like one exported", () => {
+        expect(admitted("/srv/lvs/benet", "10.86.0.0/24")).toBe(false);
+        expect(admitted("/srv/lvs/kgc", "10.86.0.0/23")).toBe(false);
+        expect(admitted("/srv/lvs/benet", "10.86.0.1")).toBe(false);
+        expect(admitted("/srv/lvs", "10.86.0.0/24")).toBe(false);
+    });
+});
