@@ -87,6 +87,15 @@ export function lab(args: string[]): Result {
     return run(`lab/lab.sh ${args.join(" ")}`, "bash", ["lab/lab.sh", ...args]);
 }
 
+/**
+ * Runs a shell command on several VMs at once; a VM that is not running (or fails) is skipped: for
+ * the tests' own instruments, never for what they check.
+ */
+function onVms(vms: string[], command: string): void {
+    const script = 'cmd=$1; shift; for vm in "$@"; do bash lab/lab.sh ssh "$vm" "$cmd" >/dev/null 2>&1 </dev/null & done; wait';
+    run(`on ${vms.join(", ")}: ${command}`, "bash", ["-c", script, "_", command, ...vms], undefined, true);
+}
+
 /** Fails the current step with a message naming the host, unless `ok`. */
 export function check(ok: boolean, host: string, what: string, output: unknown): void {
     if (!ok) {
@@ -99,6 +108,8 @@ export function check(ok: boolean, host: string, what: string, output: unknown):
 
 export const STACK_FILE = path.join(ROOT, "Pulumi.lab.yaml");
 export const VIP = "10.86.0.180";
+/** The client VM's address on the data plane (lab.sh). */
+const CLIENT = "10.86.0.1";
 export const PAGES = ["this is kgc web!", "this is benet web!"];
 export const CLUSTER_VMS = ["director", "web1", "web2", "nfs"];
 /**
@@ -133,6 +144,62 @@ export function readConfig(): Record<string, unknown> {
     return (parseDocument(fs.readFileSync(STACK_FILE, "utf8")).get("config", true) as any).toJSON();
 }
 
+/**
+ * While a load runs, each director records the client's SYNs it receives and forwards: direct
+ * routing sends the SYN on to the real server's MAC, a tunnel inside IP-in-IP to its address
+ * (ip[32:4]: the inner source, the client; ip[53]: the inner TCP header's flags). A connection the client had to retry shows as its port's
+ * SYN seen more than once, and says where each try went (a failed connect has no port of its own
+ * in curl's report, so the SYN-ACK capture cannot name its host).
+ */
+const SYN_LOG = "/tmp/lvs-dr-syns.log";
+const CLIENT_HEX = CLIENT.split(".").map((o) => Number(o).toString(16).padStart(2, "0")).join("");
+const SYN_CAPTURE_START =
+    `test -e /tmp/lvs-dr-syns.pid && kill "$(cat /tmp/lvs-dr-syns.pid)" 2>/dev/null; ` +
+    `nohup tcpdump -i eth1 -l -nn -e -tt '(tcp and src host ${CLIENT} and tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or (ip proto 4 and ip[32:4] = 0x${CLIENT_HEX} and ip[53] & 0x12 == 0x02)' ` +
+    `>${SYN_LOG} 2>/dev/null </dev/null & echo $! >/tmp/lvs-dr-syns.pid`;
+const SYN_CAPTURE_STOP = `test -e /tmp/lvs-dr-syns.pid && kill "$(cat /tmp/lvs-dr-syns.pid)" 2>/dev/null; rm -f /tmp/lvs-dr-syns.pid; true`;
+
+/** One SYN of the client seen on a director: when, the client's port, and the frame's ends. */
+export interface SynSeen {
+    /** Seconds since the epoch. */
+    at: number;
+    time: string;
+    port: number;
+    from: string;
+    to: string;
+}
+
+/** The client's SYNs in a director's capture (SYN_CAPTURE_START), DR and tunnelled alike. */
+export function parseSyns(capture: string): SynSeen[] {
+    const seen: SynSeen[] = [];
+    for (const line of capture.split("\n")) {
+        // DR:  "T MAC1 > MAC2, ethertype IPv4 (0x0800), length 74: 10.86.0.1.40916 > 10.86.0.180.80: Flags [S], ..."
+        // TUN: "T MAC1 > MAC2, ethertype IPv4 (0x0800), length 94: 10.86.0.44 > 10.86.0.33: 10.86.0.1.40916 > 10.86.0.180.80: Flags [S], ..."
+        const m = /^(\d+)\.\d+ ([0-9a-f:]{17}) > ([0-9a-f:]{17}), .*?: (?:([\d.]+) > ([\d.]+): (?:IP )?)?[\d.]+\.(\d+) > [\d.]+: Flags \[S\]/.exec(line);
+        if (!m) continue;
+        const at = Number(m[1]);
+        const time = new Date(at * 1000).toISOString().slice(11, 19);
+        seen.push({ at, time, port: Number(m[6]), from: macHost(m[2]), to: m[5] ? `${macHost(m[3])}, tunnelled to ${m[5]}` : macHost(m[3]) });
+    }
+    return seen;
+}
+
+/** The directors' view of the connections the client retried: each try of each, in order. */
+function retriedSyns(): string[] {
+    const lines: string[] = [];
+    for (const d of DIRECTORS) {
+        const syns = parseSyns(onVm(d, `cat ${SYN_LOG} 2>/dev/null || true`, { allowFail: true }).stdout);
+        const byPort = new Map<number, SynSeen[]>();
+        for (const syn of syns) byPort.set(syn.port, [...(byPort.get(syn.port) ?? []), syn]);
+        for (const [port, tries] of byPort) {
+            // Each SYN shows twice when the director forwards it (in, then out): a retry is a third,
+            // within the 3 s a client waits (a port used again by a later connection is not one).
+            if (tries.length > 2 && tries[tries.length - 1].at - tries[0].at <= 5) lines.push(`on ${d}, port ${port}: ${tries.map((t) => `${t.time} ${t.from} -> ${t.to}`).join("; ")}`);
+        }
+    }
+    return lines;
+}
+
 export interface LoadReport {
     requests: number;
     failures: string[];
@@ -141,6 +208,8 @@ export interface LoadReport {
     bodies: Record<string, number>;
     /** The SYN-ACKs the client received (load.sh's capture), by the client's port. */
     synAcks: Map<number, SynAck>;
+    /** Connections the client had to retry, as the directors saw their SYNs (after failures only). */
+    retried: string[];
 }
 
 /** Who answered a connection's SYN: in direct routing the real server itself, seen by its MAC. */
@@ -191,11 +260,13 @@ export function installLoad(): void {
 export function underLoad(action: () => void, expected = PAGES, url = `http://${VIP}/`): LoadReport {
     const args = [url, "3", LOAD_DIR, ...expected].map((a) => `'${a}'`).join(" ");
     onVm("client", `nohup bash /root/load.sh ${args} >/dev/null 2>&1 &`);
+    onVms(DIRECTORS, SYN_CAPTURE_START);
     onVm("client", "sleep 3");
     try {
         action();
     } finally {
         onVm("client", `sleep 2; touch ${LOAD_DIR}/stop; while [ ! -e ${LOAD_DIR}/stopped ]; do sleep 0.2; done`);
+        onVms(DIRECTORS, SYN_CAPTURE_STOP);
     }
     const lines = onVm("client", `cat ${LOAD_DIR}/worker-*.log`).stdout.trim().split("\n").filter(Boolean);
     const times = onVm("client", `cat ${LOAD_DIR}/started ${LOAD_DIR}/stopped`).stdout.trim().split("\n").map(Number);
@@ -204,7 +275,8 @@ export function underLoad(action: () => void, expected = PAGES, url = `http://${
     for (const l of lines.filter((l) => l.startsWith("ok "))) bodies[l.slice(3)] = (bodies[l.slice(3)] ?? 0) + 1;
     const failures = lines.filter((l) => !l.startsWith("ok "));
     const synAcks = failures.length > 0 ? parseSynAcks(onVm("client", `cat ${LOAD_DIR}/synacks.log`, { allowFail: true }).stdout) : new Map<number, SynAck>();
-    const report = { requests: lines.length, failures, seconds, rps: lines.length / seconds, bodies, synAcks };
+    const retried = failures.length > 0 ? retriedSyns() : [];
+    const report = { requests: lines.length, failures, seconds, rps: lines.length / seconds, bodies, synAcks, retried };
     process.stderr.write(
         `[e2e] load: ${report.requests} requests in ${seconds.toFixed(1)} s (${report.rps.toFixed(1)}/s), ` +
             `${report.failures.length} failed, by page: ${JSON.stringify(bodies)}\n`,
@@ -218,7 +290,7 @@ export function expectNoFailures(r: LoadReport, what: string): void {
         r.failures.length === 0,
         "client",
         `${r.failures.length} of ${r.requests} requests failed during ${what}`,
-        r.failures.slice(0, 20).map((f) => attributed(f, r.synAcks)),
+        [...r.failures.slice(0, 20).map((f) => attributed(f, r.synAcks)), ...r.retried.slice(0, 20).map((x) => `retried: ${x}`)],
     );
     check(r.rps >= MIN_RPS, "client", `the load was ${r.rps.toFixed(1)} requests/s during ${what}, below ${MIN_RPS}/s`, r);
 }
