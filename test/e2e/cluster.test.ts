@@ -138,8 +138,8 @@ test("5b. every host script, run again by hand, changes nothing and says so", ()
     const components = new Map(resources.filter((r) => r.type.startsWith("lvs:index:")).map((r) => [r.urn, r]));
     const commands = resources.filter((r) => r.type === "command:remote:Command");
     // director: modules, sysctl, keepalived, VIP; web1 and web2: ARP, VIP, web server, mount; nfs:
-    // server and two exports; the service and its two real servers.
-    check(commands.length === 18, "(engine)", `expected 18 remote commands in the state, found ${commands.length}`, commands.map((c) => c.urn));
+    // server and two exports, each with its admission of clients; the service and its two real servers.
+    check(commands.length === 20, "(engine)", `expected 20 remote commands in the state, found ${commands.length}`, commands.map((c) => c.urn));
     for (const c of commands) {
         const parent = components.get(c.parent);
         const vm = parent.type === "lvs:index:VirtualService" ? "director" : parent.urn.split("::").pop();
