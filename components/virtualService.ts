@@ -105,7 +105,11 @@ export function virtualServicePlan(name: string, args: VirtualServiceArgs, direc
                         // A tunnelled real server also has its method (a direct-routing one's command is as before).
                         ...(r.method === "dr" ? {} : { METHOD: r.method }),
                     },
-                    identity: [id, r.address, String(r.port)],
+                    // A new method is a new real server: drained under the old one, then added with the
+                    // new. IPVS keeps each connection's method but caches one route per real server,
+                    // and a direct-routed connection sent along a route cached for the tunnel goes to
+                    // the VIP as its next hop, which nobody answers (dr-only identities are as before).
+                    identity: [id, r.address, String(r.port), ...(r.method === "dr" ? [] : [r.method])],
                     after: [`${name}-service`, rs],
                     replacedWith: [`${name}-service`, ...Object.values(rs.mountCommands)],
                 };

@@ -148,8 +148,17 @@ const ipvsTuningSchema = z.strictObject({
     expireNodestConn: z.boolean().default(true),
     /** Expire persistence templates of a weight-0 (draining) real server, so a drain works with persistence. */
     expireQuiescentTemplate: z.boolean().default(true),
-    /** How a new connection that reuses a tracked port is scheduled (kernel default 1: rescheduled). */
-    connReuseMode: z.number().int().min(0).max(3).default(1),
+    /**
+     * How a new connection that reuses a tracked client port is scheduled. The kernel's default, 1,
+     * reschedules it only when the old entry is in TIME_WAIT, which a director in DR or TUN never
+     * sees (it sees the client's half: a closed connection stays FIN_WAIT), so the new connection
+     * went to the old one's real server with the old one's method. 3 (bit 2 too) also reschedules
+     * those. Found in the lab: after web3 switched from dr to tun, connections reusing ports of its
+     * direct-routed ones were sent as direct routing through the route IPVS had cached for its
+     * tunnel, with the VIP as the next hop; nobody answers ARP for it, and the client got "host
+     * unreachable" (2-3 failed connects per switch, in three runs of three).
+     */
+    connReuseMode: z.number().int().min(0).max(3).default(3),
     /** Accept flows that start mid-stream (a backup director taking over). */
     sloppyTcp: z.boolean().default(false),
 });
@@ -185,7 +194,7 @@ export const directorSchema = z.strictObject({
     /** ...a pair: the VIPs move between them by VRRP. */
     hosts: z.array(name).min(1).max(2).optional(),
     vips: z.array(ipv4).min(1),
-    ipvs: ipvsTuningSchema.default({ expireNodestConn: true, expireQuiescentTemplate: true, connReuseMode: 1, sloppyTcp: false }),
+    ipvs: ipvsTuningSchema.default({ expireNodestConn: true, expireQuiescentTemplate: true, connReuseMode: 3, sloppyTcp: false }),
     vrrp: vrrpSchema.optional(),
     sync: syncSchema.optional(),
 });

@@ -40,7 +40,7 @@ test("the dev config (the recipe's topology) is valid and normalized", () => {
         hosts: ["director"],
         vips: ["192.168.86.180"],
         // Defaults that make drains and removals safe (kernel ipvs-sysctl docs).
-        ipvs: { expireNodestConn: true, expireQuiescentTemplate: true, connReuseMode: 1, sloppyTcp: false },
+        ipvs: { expireNodestConn: true, expireQuiescentTemplate: true, connReuseMode: 3, sloppyTcp: false },
         // A single director: no VRRP, no sync.
         vrrp: undefined,
         syncId: undefined,

@@ -116,7 +116,7 @@ describe("rendered scripts carry the recipe's settings", () => {
             "SETTINGS=('net/ipv4/ip_forward=0' 'net/ipv4/conf/all/send_redirects=0' 'net/ipv4/conf/@IFACE@/send_redirects=0' " +
                 "'net/ipv4/conf/all/accept_redirects=0' 'net/ipv4/conf/@IFACE@/accept_redirects=0' " +
                 "'net/ipv4/vs/expire_nodest_conn=1' 'net/ipv4/vs/expire_quiescent_template=1' " +
-                "'net/ipv4/vs/conn_reuse_mode=1' 'net/ipv4/vs/sloppy_tcp=0' " +
+                "'net/ipv4/vs/conn_reuse_mode=3' 'net/ipv4/vs/sloppy_tcp=0' " +
                 // Checks through the VIP: replies come from the VIP, an address the director holds.
                 "'net/ipv4/conf/@IFACE@/accept_local=1' 'net/ipv4/vs/conntrack=1')",
         );
@@ -381,6 +381,12 @@ describe("a tunnelled real server (method tun): web2 reached by IP-in-IP", () =>
     test("the director tunnels to web2 alone; web1's command is the direct-routing one it was", () => {
         expect(res("web-real-web2").inputs.stdin).toMatch(/^METHOD='tun'$/m);
         expect(res("web-real-web1").inputs.stdin).toBe(byName("web-real-web1").inputs.stdin);
+    });
+
+    test("a new method replaces the real server (drained under the old one); a direct-routing one's identity is as before", () => {
+        expect(res("web-real-web2").inputs.triggers).not.toEqual(byName("web-real-web2").inputs.triggers);
+        expect(res("web-real-web2").inputs.triggers).toContain("tun");
+        expect(res("web-real-web1").inputs.triggers).toEqual(byName("web-real-web1").inputs.triggers);
     });
 
     test("web2: ipip and the MSS clamp, tunl0's loose reverse-path filter, then the VIP on tunl0", () => {
