@@ -147,9 +147,9 @@ export function readConfig(): Record<string, unknown> {
 /**
  * While a load runs, each director records the client's SYNs it receives and forwards: direct
  * routing sends the SYN on to the real server's MAC, a tunnel inside IP-in-IP to its address
- * (ip[32:4]: the inner source, the client; ip[53]: the inner TCP header's flags). A connection the client had to retry shows as its port's
- * SYN seen more than once, and says where each try went (a failed connect has no port of its own
- * in curl's report, so the SYN-ACK capture cannot name its host).
+ * (ip[32:4]: the inner source, the client; ip[53]: the inner TCP header's flags). A connection the
+ * client had to retry shows as its port's SYN seen more than once, and says where each try went (a
+ * failed connect has no port of its own in curl's report, so the SYN-ACK capture cannot name its host).
  */
 const SYN_LOG = "/tmp/lvs-dr-syns.log";
 const CLIENT_HEX = CLIENT.split(".").map((o) => Number(o).toString(16).padStart(2, "0")).join("");
@@ -169,8 +169,13 @@ export interface SynSeen {
     to: string;
 }
 
+/** A capture's epoch seconds as the clock time the hosts' logs print (UTC, HH:MM:SS). */
+function clockTime(epochSeconds: number): string {
+    return new Date(epochSeconds * 1000).toISOString().slice(11, 19);
+}
+
 /** The client's SYNs in a director's capture (SYN_CAPTURE_START), DR and tunnelled alike. */
-export function parseSyns(capture: string): SynSeen[] {
+export function parseSyns(capture: string, macHost: (mac: string) => string): SynSeen[] {
     const seen: SynSeen[] = [];
     for (const line of capture.split("\n")) {
         // DR:  "T MAC1 > MAC2, ethertype IPv4 (0x0800), length 74: 10.86.0.1.40916 > 10.86.0.180.80: Flags [S], ..."
@@ -178,8 +183,7 @@ export function parseSyns(capture: string): SynSeen[] {
         const m = /^(\d+)\.\d+ ([0-9a-f:]{17}) > ([0-9a-f:]{17}), .*?: (?:([\d.]+) > ([\d.]+): (?:IP )?)?[\d.]+\.(\d+) > [\d.]+: Flags \[S\]/.exec(line);
         if (!m) continue;
         const at = Number(m[1]);
-        const time = new Date(at * 1000).toISOString().slice(11, 19);
-        seen.push({ at, time, port: Number(m[6]), from: macHost(m[2]), to: m[5] ? `${macHost(m[3])}, tunnelled to ${m[5]}` : macHost(m[3]) });
+        seen.push({ at, time: clockTime(at), port: Number(m[6]), from: macHost(m[2]), to: m[5] ? `${macHost(m[3])}, tunnelled to ${m[5]}` : macHost(m[3]) });
     }
     return seen;
 }
@@ -187,8 +191,9 @@ export function parseSyns(capture: string): SynSeen[] {
 /** The directors' view of the connections the client retried: each try of each, in order. */
 function retriedSyns(): string[] {
     const lines: string[] = [];
+    const macHost = labMacHost();
     for (const d of DIRECTORS) {
-        const syns = parseSyns(onVm(d, `cat ${SYN_LOG} 2>/dev/null || true`, { allowFail: true }).stdout);
+        const syns = parseSyns(onVm(d, `cat ${SYN_LOG} 2>/dev/null || true`, { allowFail: true }).stdout, macHost);
         const byPort = new Map<number, SynSeen[]>();
         for (const syn of syns) byPort.set(syn.port, [...(byPort.get(syn.port) ?? []), syn]);
         for (const [port, tries] of byPort) {
@@ -224,25 +229,28 @@ export function parseSynAcks(capture: string): Map<number, SynAck> {
     for (const line of capture.split("\n")) {
         // "1795868551.123456 52:54:00:86:00:16 > 52:54:00:86:00:01, ethertype IPv4 ..., length 74: 10.86.0.180.80 > 10.86.0.1.34720: Flags [S.], ..."
         const m = /^(\d+)\.\d+ ([0-9a-f:]{17}) > .*: [\d.]+ > [\d.]+\.(\d+): Flags \[S\.\]/.exec(line);
-        if (m) byPort.set(Number(m[3]), { time: new Date(Number(m[1]) * 1000).toISOString().slice(11, 19), mac: m[2] });
+        if (m) byPort.set(Number(m[3]), { time: clockTime(Number(m[1])), mac: m[2] });
     }
     return byPort;
 }
 
 /**
  * A lab MAC's host: the lab gives each data NIC 52:54:00:86:XX:YY for 10.86.XX.YY (lab.sh), so the
- * address, and its name from the stack config when it is one of the stack's hosts.
+ * address, and its name from the stack config (read once) when it is one of the stack's hosts.
  */
-function macHost(mac: string): string {
-    const o = mac.split(":").slice(4).map((x) => parseInt(x, 16));
-    const address = `10.86.${o[0]}.${o[1]}`;
+function labMacHost(): (mac: string) => string {
     const hosts = (readConfig()["lvs-dr:hosts"] ?? {}) as Record<string, { address?: string }>;
-    const name = Object.entries(hosts).find(([, h]) => h.address?.split("/")[0] === address)?.[0];
-    return name ? `${name} (${address})` : address === "10.86.0.254" ? `router (${address}): a real server behind it` : address;
+    const names = new Map(Object.entries(hosts).map(([name, h]) => [h.address?.split("/")[0], name]));
+    return (mac) => {
+        const o = mac.split(":").slice(4).map((x) => parseInt(x, 16));
+        const address = `10.86.${o[0]}.${o[1]}`;
+        const name = names.get(address);
+        return name ? `${name} (${address})` : address === "10.86.0.254" ? `router (${address}): a real server behind it` : address;
+    };
 }
 
 /** A failed request's line with who took its connection ("fail ... port N ..." from load.sh). */
-function attributed(failure: string, synAcks: Map<number, SynAck>): string {
+function attributed(failure: string, synAcks: Map<number, SynAck>, macHost: (mac: string) => string): string {
     const port = Number(/ port (\d+) /.exec(failure)?.[1]);
     const answer = synAcks.get(port);
     return `${failure} [${answer ? `SYN-ACK from ${macHost(answer.mac)} at ${answer.time}` : "no SYN-ACK seen"}]`;
@@ -286,11 +294,12 @@ export function underLoad(action: () => void, expected = PAGES, url = `http://${
 
 export function expectNoFailures(r: LoadReport, what: string): void {
     if (r.failures.length > 0) reportKernelDrops();
+    const macHost = r.failures.length > 0 ? labMacHost() : (mac: string) => mac;
     check(
         r.failures.length === 0,
         "client",
         `${r.failures.length} of ${r.requests} requests failed during ${what}`,
-        [...r.failures.slice(0, 20).map((f) => attributed(f, r.synAcks)), ...r.retried.slice(0, 20).map((x) => `retried: ${x}`)],
+        [...r.failures.slice(0, 20).map((f) => attributed(f, r.synAcks, macHost)), ...r.retried.slice(0, 20).map((x) => `retried: ${x}`)],
     );
     check(r.rps >= MIN_RPS, "client", `the load was ${r.rps.toFixed(1)} requests/s during ${what}, below ${MIN_RPS}/s`, r);
 }
