@@ -45,6 +45,7 @@ export function nfsServerPlan(name: string, args: Omit<NfsServerArgs, "host">): 
             { name: `${name}-server`, concern: "nfs-server", object: "nfs-server", params: {} },
             ...args.exports.flatMap((e): PlannedCommand[] => {
                 const id = exportId(e.path);
+                const admit = admissionId(e);
                 const files = Object.keys(e.files).sort();
                 return [
                     {
@@ -66,10 +67,10 @@ export function nfsServerPlan(name: string, args: Omit<NfsServerArgs, "host">): 
                     {
                         name: admissionName(name, e),
                         concern: "nfs-admit",
-                        object: `admit-${admissionId(e)}`,
+                        object: `admit-${admit}`,
                         params: {
                             EXPORT_ID: id,
-                            ADMIT_ID: admissionId(e),
+                            ADMIT_ID: admit,
                             EXPORT_PATH: e.path,
                             CLIENTS: e.clients,
                             OPTIONS: e.options.join(","),
