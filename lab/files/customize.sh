@@ -44,11 +44,14 @@ initrd=$root/tmp/lab-initrd
 mkdir -p "$initrd/bin" "$initrd/lib/modules" "$initrd/dev" "$initrd/proc" "$initrd/root"
 cp "$root/bin/busybox" "$initrd/bin/busybox"
 for applet in sh mount umount insmod sleep switch_root; do ln -s busybox "$initrd/bin/$applet"; done
+# The root disk's modules, each after those it needs (modinfo -F depends); initrd-init loads them in
+# the order of lib/modules/order.
 for module in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk \
 	crc16 mbcache jbd2 crc32c_generic ext4; do
 	path=$(find "$root/lib/modules/$kernel/kernel" -name "$module.ko")
 	[ -n "$path" ] || { echo "customize.sh: module $module not found" >&2; exit 1; }
 	cp "$path" "$initrd/lib/modules/"
+	echo "$module" >>"$initrd/lib/modules/order"
 done
 install -m 0755 "$files/initrd-init" "$initrd/init"
 # The kernel opens /dev/console for init before anything is mounted.
