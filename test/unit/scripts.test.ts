@@ -961,3 +961,66 @@ describe("which clients an export admits (is_admitted in nfs-admit.sh, on `expor
         expect(admitted("/srv/lvs", "10.86.0.0/24")).toBe(false);
     });
 });
+
+describe("the web server's Listen lines (listen_sync in web.sh) against a stand-in apachectl", () => {
+    /**
+     * listen_sync for PORTS with Debian's ports.conf listening on 80; the stand-in apachectl refuses
+     * any config with a Listen line for 8080 (as Apache does when another file of the host already
+     * listens there) in Apache's words, around its usual AH00558 warning.
+     */
+    function listenSync(ports: string[]): { status: number | null; stderr: string; conf: string | null; reloads: string } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-web-"));
+        try {
+            const conf = path.join(dir, "lvs-dr-listen.conf");
+            const reloads = path.join(dir, "reloads");
+            const script = [
+                `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+                `. ${shellQuote(path.join(SCRIPT_DIR, "web.sh"))}`,
+                "LVS_RESOURCE=web2-web WEB_SERVER=apache",
+                "journal() { :; }",
+                `listen_conf() { echo ${shellQuote(conf)}; }`,
+                "distro_ports() { echo 80; }",
+                `systemctl() { echo "$*" >>${shellQuote(reloads)}; }`,
+                "apachectl() {",
+                "    echo \"AH00558: apache2: Could not reliably determine the server's fully qualified domain name\" >&2",
+                `    if grep -qx 'Listen 8080' ${shellQuote(conf)} 2>/dev/null; then`,
+                "        echo 'AH00526: Syntax error on line 1 of /etc/apache2/conf-enabled/other.conf:' >&2",
+                "        echo 'Cannot define multiple Listeners on the same IP:port' >&2",
+                "        echo \"Action 'configtest' failed.\"; echo 'The Apache error log may have more information.'; return 1",
+                "    fi",
+                "    echo 'Syntax OK' >&2",
+                "}",
+                `PORTS=(${ports.map(shellQuote).join(" ")})`,
+                "listen_sync",
+            ].join("\n");
+            const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+            return {
+                status: r.status,
+                stderr: r.stderr,
+                conf: fs.existsSync(conf) ? fs.readFileSync(conf, "utf8") : null,
+                reloads: fs.existsSync(reloads) ? fs.readFileSync(reloads, "utf8") : "",
+            };
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    test("a port Apache refuses: the error quotes Apache's reason, our file is gone, nothing is reloaded", () => {
+        const r = listenSync(["80/tcp", "8080/tcp"]);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("AH00526: Syntax error on line 1 of /etc/apache2/conf-enabled/other.conf:");
+        expect(r.stderr).toContain("Cannot define multiple Listeners on the same IP:port");
+        expect(r.stderr).not.toContain("AH00558");
+        expect(r.conf).toBeNull();
+        expect(r.reloads).toBe("");
+    });
+
+    test("a port Apache accepts: our Listen line, one graceful reload (the control)", () => {
+        const r = listenSync(["80/tcp", "8443/tcp", "5300/udp"]);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.conf).toContain("\nListen 8443\n");
+        expect(r.conf).not.toContain("Listen 80\n");
+        expect(r.reloads).toBe("reload apache2.service\n");
+    });
+});
