@@ -208,6 +208,8 @@ function retriedSyns(): string[] {
 export interface LoadReport {
     requests: number;
     failures: string[];
+    /** Right answers that took over 3 s (load.sh): not failures, reported with who took them. */
+    slow: string[];
     seconds: number;
     rps: number;
     bodies: Record<string, number>;
@@ -282,13 +284,19 @@ export function underLoad(action: () => void, expected = PAGES, url = `http://${
     const bodies: Record<string, number> = {};
     for (const l of lines.filter((l) => l.startsWith("ok "))) bodies[l.slice(3)] = (bodies[l.slice(3)] ?? 0) + 1;
     const failures = lines.filter((l) => !l.startsWith("ok "));
-    const synAcks = failures.length > 0 ? parseSynAcks(onVm("client", `cat ${LOAD_DIR}/synacks.log`, { allowFail: true }).stdout) : new Map<number, SynAck>();
+    const slow = onVm("client", `cat ${LOAD_DIR}/slow-*.log`, { allowFail: true }).stdout.trim().split("\n").filter(Boolean);
+    const synAcks = failures.length + slow.length > 0 ? parseSynAcks(onVm("client", `cat ${LOAD_DIR}/synacks.log`, { allowFail: true }).stdout) : new Map<number, SynAck>();
     const retried = failures.length > 0 ? retriedSyns() : [];
-    const report = { requests: lines.length, failures, seconds, rps: lines.length / seconds, bodies, synAcks, retried };
+    const report = { requests: lines.length, failures, slow, seconds, rps: lines.length / seconds, bodies, synAcks, retried };
+    const longest = Math.max(0, ...slow.map((l) => Number(l.split(" ").pop())));
     process.stderr.write(
         `[e2e] load: ${report.requests} requests in ${seconds.toFixed(1)} s (${report.rps.toFixed(1)}/s), ` +
-            `${report.failures.length} failed, by page: ${JSON.stringify(bodies)}\n`,
+            `${report.failures.length} failed, ${slow.length} slow${slow.length ? ` (over 3 s, the longest ${longest.toFixed(1)} s)` : ""}, by page: ${JSON.stringify(bodies)}\n`,
     );
+    if (slow.length > 0) {
+        const macHost = labMacHost();
+        process.stderr.write(`[e2e] slow: ${slow.slice(0, 10).map((l) => attributed(l, synAcks, macHost)).join("; ")}\n`);
+    }
     return report;
 }
 
