@@ -118,7 +118,9 @@ if [ "$TUN" = yes ]; then
     # rr over three real servers: web4 takes one of any three downloads in a row.
     for port in 21000 21001 21002 21003 21004 21005; do
         download "$port"
-        on director "ipvsadm -Lnc" | grep -qE "10\.86\.0\.1:$port +[0-9.:]+ +10\.86\.1\.44:80" && break
+        # The listing whole first: grep -q stops at its match, and under pipefail the listing's
+        # writer, cut off (SIGPIPE) in a long listing of check connections, failed the test.
+        grep -qE "10\.86\.0\.1:$port +[0-9.:]+ +10\.86\.1\.44:80" <<<"$(on director "ipvsadm -Lnc")" && break
         dir_tx=""
     done
     [ -n "$dir_tx" ] || { echo "bench: no download went to web4 in 6 tries" >&2; exit 1; }
@@ -139,7 +141,7 @@ if [ "$PAIR" = yes ]; then
     master() {
         local d
         for d in director director2; do
-            if on "$d" "ip -o -4 addr show dev eth1" | grep -qF " $VIP/32"; then echo "$d"; return; fi
+            if grep -qF " $VIP/32" <<<"$(on "$d" "ip -o -4 addr show dev eth1")"; then echo "$d"; return; fi
         done
     }
     on client "cat > /root/probe.sh" <scripts/bench-probe.sh

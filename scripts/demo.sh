@@ -31,7 +31,7 @@ for _ in 1 2 3 4 5 6; do
 done
 step "the pair: which director holds the VIP (VRRP), and both directors' IPVS tables (kept by keepalived)"
 for d in director director2; do
-    if bash lab/lab.sh ssh "$d" "ip -o -4 addr show dev eth1" | grep -qF " $vip/32"; then
+    if grep -qF " $vip/32" <<<"$(bash lab/lab.sh ssh "$d" "ip -o -4 addr show dev eth1")"; then
         echo "$d: holds $vip (master)"
     else
         echo "$d: backup"
