@@ -501,7 +501,9 @@ sysctl_restore() {
 fw_backend() {
     if command -v firewall-cmd >/dev/null 2>&1 && systemctl is-active --quiet firewalld 2>/dev/null; then
         echo firewalld
-    elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status: active'; then
+    elif command -v ufw >/dev/null 2>&1 && iptables -n -L ufw-user-input >/dev/null 2>&1; then
+        # What `ufw status` asks before it says "Status: active" (ufw 0.36: its rules are loaded),
+        # without starting ufw's Python.
         echo ufw
     elif systemctl is-active --quiet nftables 2>/dev/null; then
         echo nftables
@@ -548,12 +550,25 @@ fw_firewalld() {
     fi
 }
 
+# ufw is a Python program that takes seconds to start on a busy host (15-20 s per rule added on a
+# lab VM during an up): its added rules are read once per run into UFW_ADDED, which fw_sync and
+# fw_close keep up to date with what they add and delete.
+UFW_ADDED="" UFW_ADDED_READ=no
+ufw_added_load() {
+    [ "$UFW_ADDED_READ" = yes ] && return 0
+    UFW_ADDED=$(ufw show added 2>/dev/null) || true
+    UFW_ADDED_READ=yes
+}
+
 # fw_open BACKEND RULE: whether RULE is open in the permanent rules of BACKEND (what fw_backend
-# said: asked once per run, as ufw is a Python program that takes seconds to start on a busy host).
+# said: asked once per run).
 fw_open() {
     case "$1" in
         firewalld) fw_firewalld query "$2" --permanent ;;
-        ufw) ufw show added 2>/dev/null | grep -qxF "ufw $(fw_ufw_words "$2")" ;;
+        ufw)
+            ufw_added_load
+            grep -qxF "ufw $(fw_ufw_words "$2")" <<<"$UFW_ADDED"
+            ;;
         *) return 0 ;;
     esac
 }
@@ -589,6 +604,7 @@ fw_sync() {
                 if ! fw_open ufw "$rule"; then
                     # shellcheck disable=SC2046 # the rule's words, from checked values
                     ufw $(fw_ufw_words "$rule") >/dev/null
+                    UFW_ADDED+=$'\n'"ufw $(fw_ufw_words "$rule")"
                     record_add "$added" "ufw $rule"
                     changed "opened $rule in ufw"
                 fi
@@ -624,6 +640,7 @@ fw_close() {
         ufw)
             # shellcheck disable=SC2046 # the rule's words, from checked values
             ufw delete $(fw_ufw_words "$2") >/dev/null || true
+            UFW_ADDED=$(grep -vxF "ufw $(fw_ufw_words "$2")" <<<"$UFW_ADDED") || true
             ;;
     esac
     changed "closed $2 in $1"

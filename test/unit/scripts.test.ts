@@ -774,18 +774,23 @@ describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-
      * (ufw 0.36: "ufw allow 80/tcp", "ufw allow from A proto vrrp", "ufw allow from A to any port
      * 8848 proto udp"); it refuses a rule it does not know the form of, as ufw would.
      */
-    function withUfw(body: string): { out: string; rules: string[] } {
+    function withUfw(body: string): { out: string; rules: string[]; calls: string[] } {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-fw-"));
         try {
             const bin = path.join(dir, "bin");
             fs.mkdirSync(bin);
             const rules = path.join(dir, "rules");
+            const calls = path.join(dir, "calls");
             fs.writeFileSync(rules, "ufw allow 22/tcp\n");
+            fs.writeFileSync(calls, "");
+            // ufw's rules are loaded: what `ufw status` checks before it says "Status: active".
+            fs.writeFileSync(path.join(bin, "iptables"), '#!/bin/bash\n[ "$*" = "-n -L ufw-user-input" ]\n', { mode: 0o755 });
             fs.writeFileSync(
                 path.join(bin, "ufw"),
                 [
                     "#!/bin/bash",
                     `rules=${shellQuote(rules)}`,
+                    `echo "$1" >>${shellQuote(calls)}`,
                     'form() { [[ "$*" =~ ^allow\\ ([0-9]+/(tcp|udp)|from\\ [0-9.]+\\ proto\\ [a-z]+|from\\ [0-9.]+\\ to\\ any\\ port\\ [0-9]+\\ proto\\ (tcp|udp))$ ]] || { echo "ERROR: Bad rule: $*" >&2; exit 1; }; }',
                     'case "$1" in',
                     'status) echo "Status: active" ;;',
@@ -798,7 +803,7 @@ describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-
                 { mode: 0o755 },
             );
             const out = runFirewallScript(dir, bin, ["firewall-cmd() { return 1; }; systemctl() { return 1; }"], body);
-            return { out, rules: fs.readFileSync(rules, "utf8").trim().split("\n") };
+            return { out, rules: fs.readFileSync(rules, "utf8").trim().split("\n"), calls: fs.readFileSync(calls, "utf8").trim().split("\n").filter(Boolean) };
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
@@ -822,6 +827,14 @@ describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-
         expect(out).toMatch(/changed: opened vrrp@10\.86\.0\.45 in ufw/);
     });
 
+    test("ufw (seconds to start on a busy host) runs once per rule added, plus one read of its rules per run", () => {
+        // Two runs, as two host scripts would be: the first adds three rules, the second checks them.
+        const { calls } = withUfw(
+            ["fw_sync director 80/tcp vrrp@10.86.0.45 8848/udp@10.86.0.45", "UFW_ADDED_READ=no", "fw_check director 80/tcp vrrp@10.86.0.45 8848/udp@10.86.0.45"].join("\n"),
+        );
+        expect(calls).toEqual(["show", "allow", "allow", "allow", "show"]);
+    });
+
     test("a new peer: the old peer's rules are closed, the new one's opened; revoke leaves only what was there before", () => {
         const { out, rules } = withUfw(
             [
@@ -841,7 +854,8 @@ describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-
 
     test("a rule deleted by hand is drift (the control: fw_check can see an absence)", () => {
         const { out } = withUfw(
-            ["fw_sync director 80/tcp vrrp@10.86.0.45", "ufw delete allow from 10.86.0.45 proto vrrp", "fw_check director 80/tcp vrrp@10.86.0.45"].join("\n"),
+            // The check is a run of its own: it reads ufw's rules afresh.
+            ["fw_sync director 80/tcp vrrp@10.86.0.45", "ufw delete allow from 10.86.0.45 proto vrrp", "UFW_ADDED_READ=no", "fw_check director 80/tcp vrrp@10.86.0.45"].join("\n"),
         );
         expect(out).toMatch(/drift: vrrp@10\.86\.0\.45 is not open in ufw/);
     });
