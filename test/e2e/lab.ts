@@ -189,9 +189,8 @@ export function parseSyns(capture: string, macHost: (mac: string) => string): Sy
 }
 
 /** The directors' view of the connections the client retried: each try of each, in order. */
-function retriedSyns(): string[] {
+function retriedSyns(macHost: (mac: string) => string): string[] {
     const lines: string[] = [];
-    const macHost = labMacHost();
     for (const d of DIRECTORS) {
         const syns = parseSyns(onVm(d, `cat ${SYN_LOG} 2>/dev/null || true`, { allowFail: true }).stdout, macHost);
         const byPort = new Map<number, SynSeen[]>();
@@ -213,8 +212,11 @@ export interface LoadReport {
     seconds: number;
     rps: number;
     bodies: Record<string, number>;
-    /** The SYN-ACKs the client received (load.sh's capture), by the client's port. */
-    synAcks: Map<number, SynAck>;
+    /**
+     * A failed or slow request's line with the host that answered its SYN (load.sh's capture of the
+     * SYN-ACKs; the capture and the host names read once per load, and only when there are any).
+     */
+    attribute: (line: string) => string;
     /** Connections the client had to retry, as the directors saw their SYNs (after failures only). */
     retried: string[];
 }
@@ -278,36 +280,40 @@ export function underLoad(action: () => void, expected = PAGES, url = `http://${
         onVm("client", `sleep 2; touch ${LOAD_DIR}/stop; while [ ! -e ${LOAD_DIR}/stopped ]; do sleep 0.2; done`);
         onVms(DIRECTORS, SYN_CAPTURE_STOP);
     }
-    const lines = onVm("client", `cat ${LOAD_DIR}/worker-*.log`).stdout.trim().split("\n").filter(Boolean);
+    // One line per request, then load.sh's slow answers (each also one of those requests).
+    const all = onVm("client", `cat ${LOAD_DIR}/worker-*.log ${LOAD_DIR}/slow-*.log`).stdout.trim().split("\n").filter(Boolean);
+    const slow = all.filter((l) => l.startsWith("slow "));
+    const lines = all.filter((l) => !l.startsWith("slow "));
     const times = onVm("client", `cat ${LOAD_DIR}/started ${LOAD_DIR}/stopped`).stdout.trim().split("\n").map(Number);
     const seconds = times[1] - times[0];
     const bodies: Record<string, number> = {};
     for (const l of lines.filter((l) => l.startsWith("ok "))) bodies[l.slice(3)] = (bodies[l.slice(3)] ?? 0) + 1;
     const failures = lines.filter((l) => !l.startsWith("ok "));
-    const slow = onVm("client", `cat ${LOAD_DIR}/slow-*.log`, { allowFail: true }).stdout.trim().split("\n").filter(Boolean);
-    const synAcks = failures.length + slow.length > 0 ? parseSynAcks(onVm("client", `cat ${LOAD_DIR}/synacks.log`, { allowFail: true }).stdout) : new Map<number, SynAck>();
-    const retried = failures.length > 0 ? retriedSyns() : [];
-    const report = { requests: lines.length, failures, slow, seconds, rps: lines.length / seconds, bodies, synAcks, retried };
+    // Who took the failed and the slow requests: the captures and the host names read once.
+    const unusual = failures.length + slow.length > 0;
+    const synAcks = unusual ? parseSynAcks(onVm("client", `cat ${LOAD_DIR}/synacks.log`, { allowFail: true }).stdout) : new Map<number, SynAck>();
+    const macHost = unusual ? labMacHost() : (mac: string) => mac;
+    const attribute = (line: string) => attributed(line, synAcks, macHost);
+    const retried = failures.length > 0 ? retriedSyns(macHost) : [];
+    const report = { requests: lines.length, failures, slow, seconds, rps: lines.length / seconds, bodies, attribute, retried };
     const longest = Math.max(0, ...slow.map((l) => Number(l.split(" ").pop())));
     process.stderr.write(
         `[e2e] load: ${report.requests} requests in ${seconds.toFixed(1)} s (${report.rps.toFixed(1)}/s), ` +
             `${report.failures.length} failed, ${slow.length} slow${slow.length ? ` (over 3 s, the longest ${longest.toFixed(1)} s)` : ""}, by page: ${JSON.stringify(bodies)}\n`,
     );
     if (slow.length > 0) {
-        const macHost = labMacHost();
-        process.stderr.write(`[e2e] slow: ${slow.slice(0, 10).map((l) => attributed(l, synAcks, macHost)).join("; ")}\n`);
+        process.stderr.write(`[e2e] slow: ${slow.slice(0, 10).map(attribute).join("; ")}\n`);
     }
     return report;
 }
 
 export function expectNoFailures(r: LoadReport, what: string): void {
     if (r.failures.length > 0) reportKernelDrops();
-    const macHost = r.failures.length > 0 ? labMacHost() : (mac: string) => mac;
     check(
         r.failures.length === 0,
         "client",
         `${r.failures.length} of ${r.requests} requests failed during ${what}`,
-        [...r.failures.slice(0, 20).map((f) => attributed(f, r.synAcks, macHost)), ...r.retried.slice(0, 20).map((x) => `retried: ${x}`)],
+        [...r.failures.slice(0, 20).map(r.attribute), ...r.retried.slice(0, 20).map((x) => `retried: ${x}`)],
     );
     check(r.rps >= MIN_RPS, "client", `the load was ${r.rps.toFixed(1)} requests/s during ${what}, below ${MIN_RPS}/s`, r);
 }
