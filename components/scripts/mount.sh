@@ -87,12 +87,17 @@ UNIT
         write_file "$dropin" 0644 && units_changed
     unit_enable "$unit"
     current=$(findmnt -n -o SOURCE --mountpoint "$MOUNT_POINT" || true)
-    if [ "$current" != "$source" ]; then
-        systemctl restart "$unit" || fail "cannot mount $source on $MOUNT_POINT: $(systemctl status --no-pager "$unit" 2>&1 | tail -n 5)"
+    # A mount that is not there is started, never restarted: systemd passes a restart on to every
+    # unit that requires the mount, so restarting it would restart the web server, which requires it
+    # (the drop-in above), while it serves (a new mount does not drain its real server).
+    if [ -z "$current" ]; then
+        systemctl start "$unit" || fail "cannot mount $source on $MOUNT_POINT: $(systemctl status --no-pager "$unit" 2>&1 | tail -n 5)"
         changed "mounted $source on $MOUNT_POINT"
-    elif [ "$restart" = yes ]; then
-        systemctl restart "$unit"
-        changed "remounted $source on $MOUNT_POINT with new options"
+    elif [ "$current" != "$source" ] || [ "$restart" = yes ]; then
+        # Repair of drift only (a new source or new options replace this resource, and the old
+        # one's remove unmounts first): the web server restarts with the mount.
+        systemctl restart "$unit" || fail "cannot mount $source on $MOUNT_POINT: $(systemctl status --no-pager "$unit" 2>&1 | tail -n 5)"
+        changed "mounted $source on $MOUNT_POINT again (the web server restarted with it)"
     fi
 }
 

@@ -118,6 +118,11 @@ describe("a VIP and a service port change: the new ones serve, nothing of the ol
 describe("NFS identities change under load, one real server per up, with zero failed requests", () => {
     // Remaking a mount drains its real server out of the service first; a change that remade the
     // mounts of every real server in one up would drain them all at once (see the README).
+    // A new mount does not drain: the web server must keep running through it (CI once lost two
+    // requests when a new mount restarted Apache on web1), so its main process is the same at the end.
+    const apacheMainPid = (vm: string) => onVm(vm, "systemctl show -p MainPID --value apache2").stdout.trim();
+    let pidsBefore: Record<string, string>;
+    beforeAll(() => (pidsBefore = Object.fromEntries(["web1", "web2"].map((vm) => [vm, apacheMainPid(vm)]))));
     test("web1: its export's path changes (the mount follows) and it gets a second mount", () => {
         step("converge: export path, web1's mount source, a new mount on web1");
         const r = underLoad(() => {
@@ -175,6 +180,15 @@ describe("NFS identities change under load, one real server per up, with zero fa
         expectNoFailures(r, "web2's options back");
         const web2 = onVm("web2", "findmnt -n -o OPTIONS /var/www/html").stdout;
         check(/^rw,/.test(web2.trim()), "web2", "web2's mount is not read-write again", web2);
+    });
+
+    test("Apache ran on through every mount change: the same main process on web1 and web2", () => {
+        step("converge: Apache not restarted by the mounts");
+        for (const vm of ["web1", "web2"]) {
+            const pid = apacheMainPid(vm);
+            // MainPID is 0 when Apache does not run: then the comparison could not tell a restart.
+            check(pidsBefore[vm] !== "0" && pid === pidsBefore[vm], vm, `Apache was restarted (or stopped) by a mount change: main process ${pidsBefore[vm]} before, ${pid} after`, pid);
+        }
     });
 });
 

@@ -1038,3 +1038,49 @@ describe("the web server's Listen lines (listen_sync in web.sh) against a stand-
         expect(r.reloads).toBe("reload apache2.service\n");
     });
 });
+
+describe("an NFS mount's apply (lvs_apply in mount.sh) against stand-ins of systemctl and findmnt", () => {
+    let dir: string;
+    beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-mount-"))));
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /**
+     * lvs_apply with the mount point showing `mounted` as its source (findmnt's answer, "" for
+     * none) and the units already enabled and written; returns what systemctl was asked to do with
+     * the mount unit. Files, packages and the NFS server's port are stubbed: the test is about
+     * which systemd job runs, since a restart is passed on to the web server that requires the mount.
+     */
+    function jobs(mounted: string, unitChanged = false): string[] {
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin, { recursive: true });
+        const log = path.join(dir, "systemctl.log");
+        fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/bash\necho "$*" >>${shellQuote(log)}\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "findmnt"), `#!/bin/bash\nprintf '%s' ${shellQuote(mounted ? `${mounted}\n` : "")}\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "systemd-escape"), `#!/bin/bash\necho srv-www.mount\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "nfs-wait.sh"), "exit 0\n");
+        const script = [
+            `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+            `. ${shellQuote(path.join(SCRIPT_DIR, "mount.sh"))}`,
+            `PATH=${shellQuote(bin)}:$PATH LVS_LIB=${shellQuote(dir)} LVS_RESOURCE=web1-mount`,
+            "SERVER=10.86.0.77 EXPORT=/srv/lvs/kgc MOUNT_POINT=/srv/www OPTIONS=rw,_netdev WEB_SERVER=apache",
+            // Nothing written is new (write_file returns 1: unchanged) unless the test says the mount
+            // unit changed (its file edited on the host: drift).
+            "pkg_ensure() { :; }; dir_ensure() { :; }",
+            `write_file() { cat >/dev/null; [ "$1" = /etc/systemd/system/srv-www.mount ] && [ ${unitChanged ? "yes" : "no"} = yes ]; }`,
+            "lvs_apply",
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        return fs.readFileSync(log, "utf8").trim().split("\n").filter((c) => / srv-www\.mount$/.test(c) && !/^is-/.test(c));
+    }
+
+    test("a mount that is not there is started, not restarted (a restart would restart Apache, which requires it)", () => {
+        expect(jobs("")).toEqual(["start srv-www.mount"]);
+    });
+
+    test("our mount in place: no job at all; in place but its unit file had drifted: a restart (the control)", () => {
+        expect(jobs("10.86.0.77:/srv/lvs/kgc")).toEqual([]);
+        expect(jobs("10.86.0.77:/srv/lvs/kgc", true)).toEqual(["restart srv-www.mount"]);
+    });
+});
