@@ -90,14 +90,17 @@ UNIT
     # A mount that is not there is started, never restarted: systemd passes a restart on to every
     # unit that requires the mount, so restarting it would restart the web server, which requires it
     # (the drop-in above), while it serves (a new mount does not drain its real server).
+    local job="" what=""
     if [ -z "$current" ]; then
-        systemctl start "$unit" || fail "cannot mount $source on $MOUNT_POINT: $(systemctl status --no-pager "$unit" 2>&1 | tail -n 5)"
-        changed "mounted $source on $MOUNT_POINT"
+        job=start what="mounted $source on $MOUNT_POINT"
     elif [ "$current" != "$source" ] || [ "$restart" = yes ]; then
         # Repair of drift only (a new source or new options replace this resource, and the old
         # one's remove unmounts first): the web server restarts with the mount.
-        systemctl restart "$unit" || fail "cannot mount $source on $MOUNT_POINT: $(systemctl status --no-pager "$unit" 2>&1 | tail -n 5)"
-        changed "mounted $source on $MOUNT_POINT again (the web server restarted with it)"
+        job=restart what="mounted $source on $MOUNT_POINT again (the web server restarted with it)"
+    fi
+    if [ -n "$job" ]; then
+        systemctl "$job" "$unit" || fail "cannot mount $source on $MOUNT_POINT: $(systemctl status --no-pager "$unit" 2>&1 | tail -n 5)"
+        changed "$what"
     fi
 }
 
