@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# keepalived on a director: our own unit (lvs-dr-keepalived.service, so a distribution's
-# keepalived.service and its /etc/keepalived stay untouched) running our config. It owns the
-# director's IPVS table (the services and real servers of ipvs-service.sh and ipvs-real.sh, with
-# their health checks) and, on a director pair, the VIPs (VRRP) and the connection sync daemon.
+# keepalived on a director, in units of our own (so a distribution's keepalived.service and its
+# /etc/keepalived stay untouched), as two processes:
+#   lvs-dr-keepalived.service  health checks and the IPVS table (the services and real servers of
+#                              ipvs-service.sh and ipvs-real.sh), config KA_DIR/keepalived.conf
+#   lvs-dr-vrrp.service        a pair's VRRP (the VIPs) and connection sync daemon, KA_DIR/vrrp.conf
+# Apart because a reload stops a keepalived's VRRP adverts for as long as it reads its whole config
+# again: every service change reloads the checks, and reloaded with them, a busy master fell silent
+# long enough for its peer to take the VIPs (CI saw it). VRRP reloads only when the pair changes.
 # Parameters: VIPS (held by VRRP; empty on a single director, whose VIPs are static units of
 # vip.sh), STATIC_VIPS (the single director's VIPs: keepalived starts before their units at boot, so
 # the first packet for a VIP finds its service), PEER (the other director's data address; empty on a
@@ -11,9 +15,14 @@
 # the director that holds a VIP receives its traffic; a pair's directors also admit VRRP and the sync
 # daemon's UDP 8848 from each other).
 
+VRRP_UNIT=lvs-dr-vrrp.service
+VRRP_CONF=$KA_DIR/vrrp.conf
 NOTRACK_UNIT=lvs-dr-notrack.service
 NOTRACK_FILE=/etc/lvs-dr/notrack.nft
-lvs_units() { printf '%s\n' "$KA_UNIT" "$NOTRACK_UNIT"; }
+lvs_units() {
+    printf '%s\n' "$KA_UNIT" "$NOTRACK_UNIT"
+    [ -z "$PEER" ] || printf '%s\n' "$VRRP_UNIT"
+}
 
 # In DR the director sees only the client's half of a connection: to conntrack the client's ACK after
 # its SYN (with no SYN-ACK seen) is INVALID, and a firewall's "ct state invalid drop" (ufw's,
@@ -55,18 +64,21 @@ fw_rules() {
     [ -z "$PEER" ] || FW_RULES+=("vrrp@$PEER" "8848/udp@$PEER")
 }
 
+# The checks' process: the services' and checks' files.
 render_main() {
-    local iface=$1 vip
     printf '# Managed by lvs-dr (%s): pulumi destroy stops keepalived and removes %s.\n' "$LVS_RESOURCE" "$KA_DIR"
-    printf 'global_defs {\n    router_id %s\n' "$LVS_COMPONENT"
-    if [ -n "$PEER" ]; then
-        printf '    vrrp_version %s\n' "$VRRP_VERSION"
-        # The sync daemon runs as master on the director holding the VIPs, as backup on the other.
-        printf '    lvs_sync_daemon %s VI_LVS_DR id %s\n' "$iface" "$SYNC_ID"
-    fi
-    printf '}\n'
-    if [ -n "$PEER" ]; then
-        cat <<CONF
+    printf 'global_defs {\n    router_id %s\n}\n' "$LVS_COMPONENT"
+    printf 'include %s/checks/*.conf\ninclude %s/services/*.conf\n' "$KA_DIR" "$KA_DIR"
+}
+
+# A pair's VRRP process: the instance that holds the VIPs, and the sync daemon that follows it.
+render_vrrp() {
+    local iface=$1 vip
+    printf '# Managed by lvs-dr (%s): pulumi destroy stops VRRP and removes %s.\n' "$LVS_RESOURCE" "$KA_DIR"
+    printf 'global_defs {\n    router_id %s\n    vrrp_version %s\n' "$LVS_COMPONENT" "$VRRP_VERSION"
+    # The sync daemon runs as master on the director holding the VIPs, as backup on the other.
+    printf '    lvs_sync_daemon %s VI_LVS_DR id %s\n}\n' "$iface" "$SYNC_ID"
+    cat <<CONF
 vrrp_instance VI_LVS_DR {
     # Both start as backup and never take the VIPs back from a working peer: a director that
     # comes back (with an empty connection table) causes no second failover.
@@ -81,38 +93,52 @@ vrrp_instance VI_LVS_DR {
         $PEER
     }
 CONF
-        if [ -n "$AUTH_PASS" ]; then
-            printf '    authentication {\n        auth_type PASS\n        auth_pass %s\n    }\n' "$AUTH_PASS"
-        fi
-        printf '    virtual_ipaddress {\n'
-        for vip in "${VIPS[@]}"; do printf '        %s/32 dev %s\n' "$vip" "$iface"; done
-        printf '    }\n}\n'
+    if [ -n "$AUTH_PASS" ]; then
+        printf '    authentication {\n        auth_type PASS\n        auth_pass %s\n    }\n' "$AUTH_PASS"
     fi
-    printf 'include %s/checks/*.conf\ninclude %s/services/*.conf\n' "$KA_DIR" "$KA_DIR"
+    printf '    virtual_ipaddress {\n'
+    for vip in "${VIPS[@]}"; do printf '        %s/32 dev %s\n' "$vip" "$iface"; done
+    printf '    }\n}\n'
 }
 
+# render_unit check|vrrp IFACE: the unit of one of the two processes.
 render_unit() {
-    local iface=$1 bin before="" vip
+    local role=$1 iface=$2 bin order="" vip desc mode run pid
     bin=$(command -v keepalived)
-    for vip in "${STATIC_VIPS[@]}"; do before+=" lvs-dr-vip-$vip.service"; done
+    if [ "$role" = check ]; then
+        desc="health checks, IPVS services"
+        mode="--check --use-file=$KA_DIR/keepalived.conf"
+        run=lvs-dr-keepalived
+        pid=--checkers_pid=/run/$run/checkers.pid
+        for vip in "${STATIC_VIPS[@]}"; do order+=" lvs-dr-vip-$vip.service"; done
+        order=${order:+Before=${order# }}
+    else
+        desc="VRRP of the director pair, connection sync"
+        mode="--vrrp --use-file=$VRRP_CONF"
+        run=lvs-dr-vrrp
+        pid=--vrrp_pid=/run/$run/vrrp.pid
+        # The services are in the table before this director may take the VIPs.
+        order="After=$KA_UNIT"
+    fi
     cat <<UNIT
 # Managed by lvs-dr: pulumi destroy stops and removes this unit.
 [Unit]
-Description=lvs-dr keepalived (health checks, IPVS services$([ -z "$PEER" ] || echo ", VRRP"))
+Description=lvs-dr keepalived ($desc)
 Wants=network-online.target
 After=network-online.target systemd-modules-load.service systemd-sysctl.service
-${before:+Before=${before# }}
+$order
 
 [Service]
 # Not Type=notify: keepalived never reports ready while it has no service yet (a first deploy).
 Type=simple
-RuntimeDirectory=lvs-dr-keepalived
+RuntimeDirectory=$run
 # At boot the data interface may come up before its address: a VRRP instance that starts then stays
-# in FAULT (seen in the lab after a power cut). So keepalived starts once the address is there.
+# in FAULT (seen in the lab after a power cut), and the checks bind to the address. So keepalived
+# starts once the address is there.
 ExecStartPre=/bin/sh -c 'until ip -o -4 addr show dev $iface | grep -qF " $DATA_ADDRESS/"; do sleep 1; done'
 ExecStartPre=/bin/mkdir -p $KA_DIR/services $KA_DIR/checks
 TimeoutStartSec=120
-ExecStart=$bin --dont-fork --use-file=$KA_DIR/keepalived.conf --pid=/run/lvs-dr-keepalived/keepalived.pid --vrrp_pid=/run/lvs-dr-keepalived/vrrp.pid --checkers_pid=/run/lvs-dr-keepalived/checkers.pid
+ExecStart=$bin --dont-fork $mode --pid=/run/$run/keepalived.pid $pid
 ExecReload=/bin/kill -HUP \$MAINPID
 Restart=on-failure
 
@@ -121,8 +147,27 @@ WantedBy=multi-user.target
 UNIT
 }
 
+# unit_apply UNIT ROLE IFACE CONF_CHANGED: install the unit; restart it when it runs and its unit
+# changed (beyond the boot order alone: a single director's VIPs), else reload it when its config
+# changed; enable and start it.
+unit_apply() {
+    local unit=$1 role=$2 iface=$3 conf=$4 file=/etc/systemd/system/$1 old=""
+    [ ! -f "$file" ] || old=$(grep -v '^Before=' "$file")
+    if render_unit "$role" "$iface" | unit_install "$unit" && [ -n "$old" ] && [ "$old" != "$(grep -v '^Before=' "$file")" ] &&
+        systemctl is-active --quiet "$unit"; then
+        units_reload
+        systemctl restart "$unit"
+        changed "restarted $unit (its unit changed)"
+    elif [ "$conf" = yes ] && systemctl is-active --quiet "$unit"; then
+        ka_dirs
+        systemctl reload "$unit"
+        changed "reloaded $unit"
+    fi
+    unit_enable "$unit" start
+}
+
 lvs_apply() {
-    local iface conf=no unit=no
+    local iface conf=no
     pkg_ensure keepalived
     if systemctl is-active --quiet keepalived.service 2>/dev/null; then
         fail "keepalived.service (the distribution's own) runs on this host; lvs-dr runs its own keepalived, which must be the only owner of the IPVS table and the VIPs: stop and disable keepalived.service first"
@@ -132,32 +177,34 @@ lvs_apply() {
     fw_sync director "${FW_RULES[@]}"
     notrack_apply
     ka_dirs
-    if render_main "$iface" | ka_write "$KA_DIR/keepalived.conf"; then conf=yes; fi
-    # A changed unit needs a restart (which empties and refills the IPVS table, and on a pair's
-    # master hands the VIPs over), except for a new boot order alone (Before=: a single director's VIP
-    # changed). One director becoming a pair changes it: keepalived started without VRRP has no VRRP
-    # process that a reload could give an instance to.
-    local unit_file=/etc/systemd/system/$KA_UNIT old=""
-    [ ! -f "$unit_file" ] || old=$(grep -v '^Before=' "$unit_file")
-    if render_unit "$iface" | unit_install "$KA_UNIT" && [ -n "$old" ] && [ "$old" != "$(grep -v '^Before=' "$unit_file")" ]; then
-        unit=yes
+    # A changed unit needs a restart, which empties and refills the IPVS table (and, before lvs-dr
+    # ran VRRP apart, on a pair's master handed the VIPs over).
+    if render_main | ka_write "$KA_DIR/keepalived.conf"; then conf=yes; fi
+    unit_apply "$KA_UNIT" check "$iface" "$conf"
+    if [ -n "$PEER" ]; then
+        conf=no
+        if render_vrrp "$iface" | ka_write "$VRRP_CONF" "$VRRP_CONF"; then conf=yes; fi
+        unit_apply "$VRRP_UNIT" vrrp "$iface" "$conf"
+    else
+        # A pair that became one director: its VIPs go to vip.sh's units.
+        unit_remove "$VRRP_UNIT"
+        remove_file "$VRRP_CONF"
     fi
-    if [ "$unit" = yes ] && ka_running; then
-        units_reload
-        systemctl restart "$KA_UNIT"
-        changed "restarted keepalived (its unit changed)"
-    elif [ "$conf" = yes ]; then
-        ka_reload
-    fi
-    unit_enable "$KA_UNIT" start
 }
 
 lvs_check() {
     local iface
     iface=$(data_iface)
-    render_main "$iface" | check_file "$KA_DIR/keepalived.conf"
-    render_unit "$iface" | check_file "/etc/systemd/system/$KA_UNIT"
+    render_main | check_file "$KA_DIR/keepalived.conf"
+    render_unit check "$iface" | check_file "/etc/systemd/system/$KA_UNIT"
     check_unit "$KA_UNIT" active
+    if [ -n "$PEER" ]; then
+        render_vrrp "$iface" | check_file "$VRRP_CONF"
+        render_unit vrrp "$iface" | check_file "/etc/systemd/system/$VRRP_UNIT"
+        check_unit "$VRRP_UNIT" active
+    else
+        unit_check_absent "$VRRP_UNIT"
+    fi
     fw_rules
     fw_check director "${FW_RULES[@]}"
     if command -v nft >/dev/null 2>&1; then
@@ -166,7 +213,9 @@ lvs_check() {
 }
 
 lvs_remove() {
-    # Stopping keepalived deletes what it made: its IPVS services and real servers, and the VIPs.
+    # Stopping keepalived deletes what it made: the VIPs (VRRP first: the peer takes them at once),
+    # then the IPVS services and real servers.
+    unit_remove "$VRRP_UNIT"
     unit_remove "$KA_UNIT"
     nft_table_remove lvs_dr_notrack "$NOTRACK_FILE" "$NOTRACK_UNIT"
     fw_revoke director

@@ -746,8 +746,10 @@ selinux_bool_restore() {
 
 # keepalived owns the director's IPVS table: lvs-dr writes its config, one file per service and per
 # real server, checks the whole config with `keepalived -t` before keepalived reads it, and reloads
-# (SIGHUP: keepalived compares the old config with the new one and edits only what changed).
-#   KA_DIR/keepalived.conf          global_defs, the VRRP instance of a pair, the includes below
+# (SIGHUP: keepalived compares the old config with the new one and edits only what changed). That is
+# the checks' keepalived (KA_UNIT); a pair's VRRP runs apart (keepalived.sh).
+#   KA_DIR/keepalived.conf          global_defs and the includes below
+#   KA_DIR/vrrp.conf                a pair's VRRP instance and sync daemon (its own process)
 #   KA_DIR/services/ID.conf         a virtual_server, which includes KA_DIR/services/ID/*.conf
 #   KA_DIR/services/ID/ADDR-PORT.conf   a real_server of that service with its health check
 #   KA_DIR/checks/ID-ADDR-PORT.conf     the fwmark service its check goes through (via the VIP)
@@ -760,30 +762,30 @@ ka_running() { systemctl is-active --quiet "$KA_UNIT"; }
 # folder is gone is an error (a remove takes away our empty folders).
 ka_dirs() { mkdir -p "$KA_DIR/services" "$KA_DIR/checks"; }
 
-# ka_validate: `keepalived -t` on the whole config as it is on disk now; prints what it said and
-# fails on anything but what a service says on its way in or out: no real server yet (its real
-# servers apply after it), or every real server at weight 0 (a whole service draining on destroy:
-# keepalived then lowers the quorum and the hysteresis to fit, and runs).
+# ka_validate [ROOT]: `keepalived -t` on a whole config as it is on disk now (the checks' config, or
+# ROOT); prints what it said and fails on anything but what a service says on its way in or out: no
+# real server yet (its real servers apply after it), or every real server at weight 0 (a whole
+# service draining on destroy: keepalived then lowers the quorum and the hysteresis to fit, and runs).
 KA_BENIGN=(
     -e 'has no real servers - ignoring$'
     -e '^Warning - quorum [0-9]+ for .* exceeds total weight of real servers 0, reducing quorum to 0$'
     -e ': hysteresis [0-9]+ >= quorum 0; setting hysteresis to [0-9]+$'
 )
 ka_validate() {
-    local out
-    [ -f "$KA_DIR/keepalived.conf" ] || return 0
+    local root=${1:-$KA_DIR/keepalived.conf} out
+    [ -f "$root" ] || return 0
     ka_dirs
-    if out=$(keepalived -t -f "$KA_DIR/keepalived.conf" 2>&1); then return 0; fi
+    if out=$(keepalived -t -f "$root" 2>&1); then return 0; fi
     if [ -n "$out" ] && ! grep -Ev "${KA_BENIGN[@]}" <<<"$out" | grep -q .; then return 0; fi
     printf '%s\n' "$out"
     return 1
 }
 
-# ka_write PATH: write stdin to PATH (a keepalived config file) when it differs; if keepalived -t
-# then rejects the config, the old file is put back and the run fails with keepalived's words.
-# Returns 0 when it wrote.
+# ka_write PATH [ROOT]: write stdin to PATH (a keepalived config file, ROOT or included from it; ROOT
+# is the checks' config unless given) when it differs; if keepalived -t then rejects ROOT, the old
+# file is put back and the run fails with keepalived's words. Returns 0 when it wrote.
 ka_write() {
-    local path=$1 saved="" msg
+    local path=$1 root=${2:-} saved="" msg
     mkdir -p "${path%/*}"
     if [ -f "$path" ]; then
         saved=$(mktemp)
@@ -793,7 +795,7 @@ ka_write() {
         rm -f "$saved"
         return 1
     fi
-    if ! msg=$(ka_validate); then
+    if ! msg=$(ka_validate "$root"); then
         if [ -n "$saved" ]; then mv -f "$saved" "$path"; else rm -f "$path"; fi
         fail "keepalived rejects the new $path (the old config stays in place): $msg"
     fi

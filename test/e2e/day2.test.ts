@@ -16,6 +16,7 @@ import {
     editConfig,
     independent,
     expectNoFailures,
+    journalCount,
     fingerprintDiff,
     fingerprints,
     forgetBaseline,
@@ -119,11 +120,19 @@ beforeAll(() => {
     });
     pulumi(["up", "--yes", "--skip-preview"]);
     installLoad();
-    pairAtStart = { master: master(), entries: DIRECTORS.map(vrrpMasterEntries) };
+    pairAtStart = { master: master(), entries: DIRECTORS.map(vrrpMasterEntries), reloads: DIRECTORS.map(reloads) };
 });
 
-/** Which director became master when the pair formed, and each one's count of master entries then. */
-let pairAtStart: { master: string; entries: number[] };
+/**
+ * Which director became master when the pair formed, and each one's count of master entries then,
+ * and of reloads of its VRRP process and of its checks' process.
+ */
+let pairAtStart: { master: string; entries: number[]; reloads: Array<{ vrrp: number; checks: number }> };
+
+/** How often a director's VRRP keepalived and its checks' keepalived have reloaded (their journals). */
+function reloads(director: string): { vrrp: number; checks: number } {
+    return { vrrp: journalCount(director, "lvs-dr-vrrp", "Reloading"), checks: journalCount(director, "lvs-dr-keepalived", "Reloading") };
+}
 
 describe("changes under load, with zero failed requests", () => {
     test("add a third web server, a tunnelled one in another network, a firewall-mark service (8080 + 8443 as one) and a UDP service", () => {
@@ -512,4 +521,12 @@ test("the pair held still through every change: no VRRP transition (adverts ever
     // Positive control: the master's own entry is in its journal, so a transition would be counted.
     check(entries[DIRECTORS.indexOf(pairAtStart.master)] >= 1, pairAtStart.master, "the master's journal has no 'Entering MASTER STATE': this check could not fail", entries);
     check(master() === pairAtStart.master && JSON.stringify(entries) === JSON.stringify(pairAtStart.entries), DIRECTORS.join(","), "VRRP moved during the day-2 changes (a flap)", { before: pairAtStart, after: entries });
+    // Why it can hold still: no service change reloads VRRP (a reload stops its adverts while it
+    // reads its config), while the checks reloaded at every change (the control: the words counted
+    // are keepalived's).
+    const after = DIRECTORS.map(reloads);
+    DIRECTORS.forEach((d, i) => {
+        check(after[i].checks > pairAtStart.reloads[i].checks, d, "the checks' keepalived never reloaded: this count could not see a reload", { before: pairAtStart.reloads[i], after: after[i] });
+        check(after[i].vrrp === pairAtStart.reloads[i].vrrp, d, "a day-2 change reloaded VRRP", { before: pairAtStart.reloads[i], after: after[i] });
+    });
 });

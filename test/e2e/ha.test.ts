@@ -134,7 +134,7 @@ describe("the director pair", () => {
         const r = underLoad(() => {
             lab(["start", killed]);
             // keepalived up and in its place (backup) on the returning director.
-            check(secondsUntil(killed, "systemctl is-active --quiet lvs-dr-keepalived", 120) >= 0, killed, "keepalived did not start at boot", "");
+            check(secondsUntil(killed, "systemctl is-active --quiet lvs-dr-keepalived lvs-dr-vrrp", 120) >= 0, killed, "keepalived (checks and VRRP) did not start at boot", "");
             onVm("client", "sleep 10");
         });
         expectNoFailures(r, `${killed} booting again beside the active ${now}`);

@@ -332,7 +332,7 @@ function reportKernelDrops(): void {
     for (const vm of DIRECTORS) {
         const r = onVm(
             vm,
-            "journalctl -q --no-pager --since '-15 min' -o short-precise -u lvs-dr-keepalived | grep -E 'Removing|Adding|Enabling|Disabling|failed|timeout|Timeout|Entering|quorum' | tail -n 40",
+            "journalctl -q --no-pager --since '-15 min' -o short-precise -u lvs-dr-keepalived -u lvs-dr-vrrp | grep -E 'Removing|Adding|Enabling|Disabling|failed|timeout|Timeout|Entering|quorum' | tail -n 40",
             { allowFail: true },
         );
         if (r.stdout.trim()) process.stderr.write(`[e2e] keepalived on ${vm}:\n${r.stdout}`);
@@ -447,5 +447,10 @@ export function master(): string {
 
 /** How many times keepalived on `vm` has entered the VRRP master state (in its journal). */
 export function vrrpMasterEntries(vm: string): number {
-    return Number(onVm(vm, "journalctl -q -u lvs-dr-keepalived -o cat | grep -c 'Entering MASTER STATE' || true").stdout.trim());
+    return journalCount(vm, "lvs-dr-vrrp", "Entering MASTER STATE");
+}
+
+/** How many lines of `unit`'s journal on `vm` hold `text`. */
+export function journalCount(vm: string, unit: string, text: string): number {
+    return Number(onVm(vm, `journalctl -q -u ${unit} -o cat | grep -cF '${text}' || true`).stdout.trim());
 }

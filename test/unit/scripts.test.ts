@@ -631,7 +631,7 @@ describe("keepalived's config as the scripts render it (checked by the real keep
      * of this test, with the parameters the programs' plans give them; returns keepalived -t's exit
      * status and words.
      */
-    function render(pair: boolean, extra = ""): { status: number; out: string; dir: string } {
+    function render(pair: boolean, extra = ""): { status: number; out: string; dir: string; vrrp: { status: number; out: string } | null } {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-ka-"));
         const ka = path.join(dir, "keepalived");
         const q = shellQuote;
@@ -650,7 +650,8 @@ describe("keepalived's config as the scripts render it (checked by the real keep
             : "VIPS=() STATIC_VIPS=(10.86.0.180) PEER= PRIORITY=0 ROUTER_ID=0 VRRP_VERSION=0 ADVERT= AUTH_PASS= SYNC_ID=0";
         // keepalived -t reads the interfaces: VRRP needs one of this machine's, and not lo.
         const iface = Object.entries(os.networkInterfaces()).find(([, addrs]) => addrs?.some((a) => !a.internal))?.[0] ?? "lo";
-        fs.writeFileSync(path.join(ka, "keepalived.conf"), sh("keepalived.sh", `${main}; render_main ${iface}`) + extra);
+        fs.writeFileSync(path.join(ka, "keepalived.conf"), sh("keepalived.sh", `${main}; render_main`) + extra);
+        if (pair) fs.writeFileSync(path.join(ka, "vrrp.conf"), sh("keepalived.sh", `${main}; render_vrrp ${iface}`));
         for (const [id, proto, port] of [["tcp-10.86.0.180-80", "tcp", 80], ["udp-10.86.0.180-53", "udp", 53]] as const) {
             fs.writeFileSync(
                 path.join(ka, "services", `${id}.conf`),
@@ -679,17 +680,31 @@ describe("keepalived's config as the scripts render it (checked by the real keep
             fs.writeFileSync(path.join(ka, "checks", `${fwm}-${addr}-0.conf`), sh("ipvs-real.sh", `${params}; render_mark`));
         }
         const r = spawnSync("keepalived", ["-t", "-f", path.join(ka, "keepalived.conf")], { encoding: "utf8" });
-        return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}`, dir };
+        const v = pair ? spawnSync("keepalived", ["-t", "-f", path.join(ka, "vrrp.conf")], { encoding: "utf8" }) : null;
+        return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}`, dir, vrrp: v && { status: v.status ?? -1, out: `${v.stdout}${v.stderr}` } };
     }
 
     test.each([
         ["a single director: checks only", false],
         ["a pair: VRRPv2 with its secret, unicast peer, sync daemon", true],
     ])("%s: keepalived accepts it", (_what, pair) => {
-        const { status, out, dir } = render(pair);
+        const { status, out, dir, vrrp } = render(pair);
         try {
             expect(out).toBe("");
             expect(status).toBe(0);
+            // VRRP is a process of its own with a config of its own (a reload of the checks, at every
+            // service change, must not pause the adverts): the checks' config has none of it.
+            const main = fs.readFileSync(path.join(dir, "keepalived", "keepalived.conf"), "utf8");
+            expect(main).not.toMatch(/vrrp|lvs_sync_daemon/);
+            if (pair) {
+                expect(vrrp).toEqual({ status: 0, out: "" });
+                const conf = fs.readFileSync(path.join(dir, "keepalived", "vrrp.conf"), "utf8");
+                expect(conf).toMatch(/^\s+lvs_sync_daemon \S+ VI_LVS_DR id 7$/m);
+                expect(conf).toMatch(/^vrrp_instance VI_LVS_DR \{$/m);
+                expect(conf).not.toMatch(/include|virtual_server/);
+            } else {
+                expect(vrrp).toBeNull();
+            }
             const conf = fs.readFileSync(path.join(dir, "keepalived", "services", "tcp-10.86.0.180-80", "10.86.0.11-80.conf"), "utf8");
             // The check through the VIP: to VIP:PORT, from the director's address, with its mark.
             expect(conf).toMatch(/connect_ip 10\.86\.0\.180\n\s+bindto 10\.86\.0\.44\n\s+fwmark 1280763812\n/);
@@ -722,6 +737,46 @@ describe("keepalived's config as the scripts render it (checked by the real keep
         fs.rmSync(dir, { recursive: true, force: true });
         expect(status).not.toBe(0);
         expect(out).toMatch(/Unknown keyword 'wieght'/);
+    });
+
+    test("ka_write refuses a VRRP config keepalived -t rejects and keeps the old one (its root is the VRRP config, not the checks')", () => {
+        const { dir } = render(true);
+        const ka = path.join(dir, "keepalived");
+        const conf = path.join(ka, "vrrp.conf");
+        const before = fs.readFileSync(conf, "utf8");
+        const write = (text: string) =>
+            spawnSync("bash", ["-c", `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}; KA_DIR=${shellQuote(ka)}; LVS_RESOURCE=test; journal() { :; }; changed() { :; }; ka_write ${shellQuote(conf)} ${shellQuote(conf)}`], { encoding: "utf8", input: text });
+        try {
+            const broken = write(before.replace("advert_int", "advert_intt"));
+            expect(broken.status).not.toBe(0);
+            expect(`${broken.stdout}${broken.stderr}`).toMatch(/Unknown keyword 'advert_intt'/);
+            expect(fs.readFileSync(conf, "utf8")).toBe(before);
+            // The control: a good change is written.
+            const good = write(before.replace(/priority 150/, "priority 120"));
+            expect(good.status).toBe(0);
+            expect(fs.readFileSync(conf, "utf8")).toMatch(/priority 120/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("the two units: the checks' keepalived runs --check, the pair's VRRP --vrrp on its own config, after the checks", () => {
+        const lib = `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}; LVS_RESOURCE=test LVS_COMPONENT=director DATA_ADDRESS=10.86.0.44`;
+        const unit = (role: string) => {
+            const r = spawnSync("bash", ["-c", `${lib}; . ${shellQuote(path.join(SCRIPT_DIR, "keepalived.sh"))}; STATIC_VIPS=(); PEER=10.86.0.45; render_unit ${role} eth1`], { encoding: "utf8" });
+            expect(r.stderr).toBe("");
+            return r.stdout;
+        };
+        const check = unit("check");
+        const vrrp = unit("vrrp");
+        const exec = (u: string) => u.split("\n").find((l) => l.startsWith("ExecStart="))!;
+        expect(exec(check)).toMatch(/ --check --use-file=\/etc\/lvs-dr\/keepalived\/keepalived\.conf /);
+        expect(exec(vrrp)).toMatch(/ --vrrp --use-file=\/etc\/lvs-dr\/keepalived\/vrrp\.conf /);
+        // Their pid files apart, or the second would find the first running and stop.
+        const pids = (u: string) => exec(u).match(/--\w*pid=\S+/g)!;
+        expect(pids(check).filter((p) => pids(vrrp).includes(p))).toEqual([]);
+        expect(vrrp).toMatch(/^After=lvs-dr-keepalived\.service$/m);
+        expect(check).not.toMatch(/lvs-dr-vrrp/);
     });
 
     test("a whole service draining (every real server at weight 0) passes ka_validate; a broken file still does not", () => {
