@@ -32,6 +32,7 @@ import {
     step,
     underLoad,
     VIP,
+    VIP2,
     vrrpMasterEntries,
 } from "./lab";
 
@@ -58,8 +59,11 @@ function serviceConns(): number {
 /** web4's address: in the second network, one router away from the directors. */
 const WEB4 = "10.86.1.44";
 
-/** A firewall-mark service: two ports of the VIP balanced as one, with shared persistence. */
-const APP = { name: "app", vip: VIP, ports: [8080, 8443], scheduler: "rr", persistence: 300, realServers: [{ host: "web1" }, { host: "web2" }] };
+/**
+ * A firewall-mark service: two ports of a VIP balanced as one, with shared persistence. Its VIP is
+ * a second one, added to the pair under load (VRRP must hold still through it).
+ */
+const APP = { name: "app", vip: VIP2, ports: [8080, 8443], scheduler: "rr", persistence: 300, realServers: [{ host: "web1" }, { host: "web2" }] };
 
 /** The mark lvs-dr picked for APP, from the stack's outputs (what a stack reference reads). */
 function appMark(): number {
@@ -292,7 +296,7 @@ describe("changes under load, with zero failed requests", () => {
         // One client, both ports, alternating: every reply from the same real server (persistence is
         // per client and mark, so it holds across the ports). Without the marks no IPVS service
         // would take these ports at all: the director itself would refuse the connections.
-        const replies = onVm("client", `for i in $(seq 6); do for p in 8080 8443; do curl -sS --fail --max-time 5 http://${VIP}:$p/; done; done`).stdout.trim().split("\n");
+        const replies = onVm("client", `for i in $(seq 6); do for p in 8080 8443; do curl -sS --fail --max-time 5 http://${APP.vip}:$p/; done; done`).stdout.trim().split("\n");
         check(replies.length === 12 && new Set(replies).size === 1 && PAGES.includes(replies[0]), "client", "the client was not kept on one real server across 8080 and 8443", replies);
     });
 
@@ -507,7 +511,7 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
         const mark = appMark();
         for (const d of DIRECTORS) check(onVm(d, `nft list table ip lvs_dr_fwm_${mark} | grep -c 'meta mark set'`).stdout.trim() === "1", d, "the marks were not put back", "");
         checkTables((t) => t.includes(`-A -f ${mark} -s rr -p 300`) && ["10.86.0.11", "10.86.0.22"].every((a) => t.includes(`-a -f ${mark} -r ${a}:0 -g -w 1`)), "the firewall-mark service was not put back whole");
-        const replies = onVm("client", `for p in 8080 8443; do curl -sS --fail --max-time 5 http://${VIP}:$p/; done`).stdout.trim().split("\n");
+        const replies = onVm("client", `for p in 8080 8443; do curl -sS --fail --max-time 5 http://${APP.vip}:$p/; done`).stdout.trim().split("\n");
         check(replies.length === 2 && replies.every((r) => PAGES.includes(r)), "client", "the firewall-mark service does not serve after the repair", replies);
     });
 });

@@ -26,6 +26,7 @@ import {
     step,
     underLoad,
     VIP,
+    VIP2,
 } from "./lab";
 
 jest.setTimeout(30 * 60_000);
@@ -113,6 +114,10 @@ describe("the director pair", () => {
         });
         process.stderr.write(`[e2e] ha: ${backup} took the VIP ${took.toFixed(1)} s after the power cut; ${r.failures.length} of ${r.requests} requests failed\n`);
         check(took >= 0, backup, "the backup did not take the VIP within 60 s", "");
+        // The firewall-mark service's VIP (excluded from VRRP's adverts) moved with it, and serves.
+        check(onVm(backup, "ip -o -4 addr show dev eth1").stdout.includes(` ${VIP2}/32 `), backup, `the backup did not take ${VIP2} with ${VIP}`, "");
+        const app = onVm("client", `curl -sS --fail --max-time 5 http://${VIP2}:8443/`).stdout.trim();
+        check(PAGES.includes(app), "client", `${VIP2}:8443 does not serve through ${backup}`, app);
         check(r.rps >= 1 && r.bodies[PAGES[0]] > 0 && r.bodies[PAGES[1]] > 0, "client", "the backup did not serve both pages", r.bodies);
         const rc = onVm("client", "cat /tmp/ha-dl.rc").stdout.trim();
         const got = onVm("client", "sha256sum < /tmp/ha-dl").stdout.split(" ")[0];

@@ -108,6 +108,8 @@ export function check(ok: boolean, host: string, what: string, output: unknown):
 
 export const STACK_FILE = path.join(ROOT, "Pulumi.lab.yaml");
 export const VIP = "10.86.0.180";
+/** The firewall-mark service's VIP (day2.test.ts adds it to the pair under load; ha.test.ts fails it over). */
+export const VIP2 = "10.86.0.181";
 /** The client VM's address on the data plane (lab.sh). */
 const CLIENT = "10.86.0.1";
 export const PAGES = ["this is kgc web!", "this is benet web!"];

@@ -646,7 +646,7 @@ describe("keepalived's config as the scripts render it (checked by the real keep
         fs.mkdirSync(path.join(ka, "services", "udp-10.86.0.180-53"), { recursive: true });
         fs.mkdirSync(path.join(ka, "checks"), { recursive: true });
         const main = pair
-            ? "VIPS=(10.86.0.180) STATIC_VIPS=() PEER=10.86.0.45 PRIORITY=150 ROUTER_ID=51 VRRP_VERSION=2 ADVERT=1 AUTH_PASS=s3cr3tAB SYNC_ID=7"
+            ? "VIPS=(10.86.0.180 10.86.0.181) STATIC_VIPS=() PEER=10.86.0.45 PRIORITY=150 ROUTER_ID=51 VRRP_VERSION=2 ADVERT=1 AUTH_PASS=s3cr3tAB SYNC_ID=7"
             : "VIPS=() STATIC_VIPS=(10.86.0.180) PEER= PRIORITY=0 ROUTER_ID=0 VRRP_VERSION=0 ADVERT= AUTH_PASS= SYNC_ID=0";
         // keepalived -t reads the interfaces: VRRP needs one of this machine's, and not lo.
         const iface = Object.entries(os.networkInterfaces()).find(([, addrs]) => addrs?.some((a) => !a.internal))?.[0] ?? "lo";
@@ -702,6 +702,9 @@ describe("keepalived's config as the scripts render it (checked by the real keep
                 expect(conf).toMatch(/^\s+lvs_sync_daemon \S+ VI_LVS_DR id 7$/m);
                 expect(conf).toMatch(/^vrrp_instance VI_LVS_DR \{$/m);
                 expect(conf).not.toMatch(/include|virtual_server/);
+                // Adverts carry the first VIP alone (a VIP added or removed changes no advert); the
+                // second is held all the same, excluded from adverts.
+                expect(conf).toMatch(/^\s+virtual_ipaddress \{\n\s+10\.86\.0\.180\/32 dev \S+\n\s+\}\n\s+virtual_ipaddress_excluded \{\n\s+10\.86\.0\.181\/32 dev \S+\n\s+\}$/m);
             } else {
                 expect(vrrp).toBeNull();
             }
