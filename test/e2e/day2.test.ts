@@ -155,6 +155,7 @@ describe("changes under load, with zero failed requests", () => {
                 c["lvs-dr:mounts"].push({ host: "web3", server: "nfs", export: "/srv/lvs/kgc", path: "/var/www/html" });
                 // In the same up (each up costs minutes under emulation); kept until the last
                 // suite's destroy, which must remove its marks, their unit and file exactly.
+                c["lvs-dr:director"].vips.push(APP.vip);
                 c["lvs-dr:services"].push(APP, ECHO);
             });
             pulumi(["up", "--yes", "--skip-preview"]);
