@@ -464,6 +464,7 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                 "update web2-live",
                 "update web2-mount-var-www-html",
                 "update web2-vip-10.86.0.180",
+                "update web2-vip-10.86.0.181",
                 "update web2-web",
             ],
         ],
