@@ -99,9 +99,9 @@ CONF
     # An advert carries the addresses of virtual_ipaddress, and a backup drops adverts whose count is
     # not its own (keepalived 2.2.7: "received an unexpected ip number count"). A service with a new
     # VIP reloads both directors one after the other: in between, the backup would drop the master's
-    # adverts and take the VIPs 1.8 s later. So adverts carry one address, the first service's VIP,
-    # and the others are excluded from them (keepalived holds and announces them all alike); and
-    # adverts from the master it knows are not checked for addresses at all.
+    # adverts and take the VIPs 1.8 s later. So adverts carry one address, the first VIP of the
+    # config (director.vips), and the others are excluded from them (keepalived holds and announces
+    # them all alike); and adverts from the master it knows are not checked for addresses at all.
     printf '    skip_check_adv_addr\n'
     printf '    virtual_ipaddress {\n        %s/32 dev %s\n    }\n' "${VIPS[0]}" "$iface"
     if [ "${#VIPS[@]}" -gt 1 ]; then
