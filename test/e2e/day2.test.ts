@@ -84,7 +84,10 @@ const ECHO = {
     // Only an answer passes: without requireReply a try passes unless an ICMP port-unreachable comes
     // back, and the real server's kernel rate-limits those (a first run saw web1 put back 9 s after
     // its responder stopped, for 1.5 s, and one question sent to it).
-    healthCheck: { type: "udp", payload: "q", requireReply: true },
+    // The responder forks a process per datagram, which on a loaded emulated VM can take longer
+    // than the default 0.5 s: a cold run saw both real servers' checks fail and pass by turns
+    // during the 8 MB downloads before this step (3 s between checks, 2 s for an answer).
+    healthCheck: { type: "udp", payload: "q", requireReply: true, interval: 3, timeout: 2, retryDelay: 1 },
     realServers: [{ host: "web1" }, { host: "web2" }],
 };
 const ECHO_UNIT = "e2e-udp-echo";
