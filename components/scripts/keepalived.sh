@@ -169,10 +169,8 @@ unit_apply() {
         units_reload
         systemctl restart "$unit"
         changed "restarted $unit (its unit changed)"
-    elif [ "$conf" = yes ] && systemctl is-active --quiet "$unit"; then
-        ka_dirs
-        systemctl reload "$unit"
-        changed "reloaded $unit"
+    elif [ "$conf" = yes ]; then
+        ka_reload "$unit"
     fi
     unit_enable "$unit" start
 }

@@ -802,12 +802,14 @@ ka_write() {
     rm -f "$saved"
 }
 
-# ka_reload: keepalived reads its config again (when it runs; at start it reads it anyway).
+# ka_reload [UNIT]: keepalived (the checks', or UNIT: a pair's VRRP) reads its config again, when it
+# runs (at start it reads it anyway).
 ka_reload() {
-    if ka_running; then
+    local unit=${1:-$KA_UNIT}
+    if systemctl is-active --quiet "$unit"; then
         ka_dirs
-        systemctl reload "$KA_UNIT"
-        changed "reloaded keepalived"
+        systemctl reload "$unit"
+        changed "reloaded $unit"
     fi
 }
 
