@@ -28,6 +28,8 @@ export const director = outputs.director;
 export const directors = outputs.directors;
 /** A pair's VRRP: { version, advertInterval }, or null for a single director. */
 export const vrrp = outputs.vrrp;
+/** The NAT real servers' gateway address the director holds, or null. */
+export const natGateway = outputs.natGateway;
 /** Each virtual service with its scheduler, method, health check and real servers. */
 export const services = outputs.services;
 /** Each NFS export: { host, address, path, clients, line }. */

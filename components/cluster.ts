@@ -52,6 +52,33 @@ export function servicePorts(services: ServiceSpec[]): string[] {
     return [...new Set(services.flatMap((s) => s.ports.map((p) => `${p}/${s.protocol}`)))];
 }
 
+/**
+ * The ports `host` serves these services on, as PORT/PROTO, each once: the service's, or a NAT real
+ * server's own port when the director maps the service's port to it.
+ */
+export function realServerPorts(services: ServiceSpec[], host: string): string[] {
+    return [
+        ...new Set(
+            services.flatMap((s) => {
+                const r = s.realServers.find((x) => x.host === host);
+                if (!r) return [];
+                return (s.fwmark ? s.ports : [r.port]).map((p) => `${p}/${s.protocol}`);
+            }),
+        ),
+    ];
+}
+
+/** The NAT real servers of these services, as ADDRESS:PORT/PROTO, each once (a firewall-mark service's with each of its ports). */
+export function natReals(services: ServiceSpec[]): string[] {
+    return [
+        ...new Set(
+            services.flatMap((s) =>
+                s.realServers.filter((r) => r.method === "nat").flatMap((r) => (s.fwmark ? s.ports : [r.port]).map((p) => `${r.address}:${p}/${s.protocol}`)),
+            ),
+        ),
+    ];
+}
+
 export function deployCluster(spec: ClusterSpec): Cluster {
     const config = new pulumi.Config(PROJECT);
     const target = (host: string): HostTarget => ({
@@ -69,13 +96,16 @@ export function deployCluster(spec: ClusterSpec): Cluster {
     const realServers: Record<string, RealServer> = {};
     for (const host of spec.realServerHosts) {
         const served = spec.services.filter((s) => s.realServers.some((r) => r.host === host));
+        const by = (method: string) => served.filter((s) => s.realServers.some((r) => r.host === host && r.method === method));
         realServers[host] = new RealServer(host, {
             host: target(host),
-            vips: [...new Set(served.map((s) => s.vip))],
+            // A NAT real server gets the director's rewritten packets, for its own address: no VIP.
+            vips: [...new Set(served.filter((s) => s.realServers.some((r) => r.host === host && r.method !== "nat")).map((s) => s.vip))],
             // The VIPs it is a tunnelled real server for: held on tunl0 instead of lo.
-            tunnelVips: [...new Set(served.filter((s) => s.realServers.some((r) => r.host === host && r.method === "tun")).map((s) => s.vip))],
+            tunnelVips: [...new Set(by("tun").map((s) => s.vip))],
+            natGateway: by("nat").length > 0 ? spec.director.nat?.address : undefined,
             webServer: spec.webServer,
-            ports: servicePorts(served),
+            ports: realServerPorts(served, host),
             mounts: spec.mounts
                 .filter((m) => m.host === host)
                 .map((m) => ({ mount: m, export: nfsServers[m.server].admissionCommands[m.export] })),
@@ -97,12 +127,15 @@ export function deployCluster(spec: ClusterSpec): Cluster {
  */
 function deployDirectors(spec: ClusterSpec, target: (host: string) => HostTarget): Director[] {
     const d = spec.director;
+    const reals = natReals(spec.services);
     const common = {
         vips: d.vips,
         schedulers: spec.services.map((s) => s.scheduler),
         ipvs: d.ipvs,
         checksThroughVip: spec.services.some((s) => s.healthCheck.throughVip),
         ports: servicePorts(spec.services),
+        // Only with a NAT real server: a gateway in the config alone changes nothing on the director.
+        nat: d.nat && reals.length > 0 ? { gateway: d.nat, reals } : undefined,
     };
     if (!d.vrrp) return [new Director(d.hosts[0], { host: target(d.hosts[0]), ...common })];
     const vrrp = d.vrrp;
@@ -136,6 +169,8 @@ export function clusterOutputs(spec: ClusterSpec) {
         director: host(spec.director.hosts[0]),
         directors: spec.director.hosts.map(host),
         vrrp: spec.director.vrrp ? { version: spec.director.vrrp.version, advertInterval: spec.director.vrrp.advertInterval } : null,
+        /** The NAT real servers' gateway (held by the director), or null. */
+        natGateway: spec.director.nat?.address ?? null,
         services: spec.services.map((s) => ({
             name: s.name,
             vip: s.vip,

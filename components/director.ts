@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { IpvsTuning, VrrpSpec } from "./config";
+import { HostAddress } from "./config/hosts";
 import { deployHostPlan, HostPlan, HostTarget, PlannedCommand, vipCommand } from "./host";
 import { LiveState } from "./liveState";
 
@@ -19,6 +20,16 @@ export interface DirectorArgs {
     ports: string[];
     /** Set when this director is one of a pair: the VIPs are VRRP's, not static units. */
     pair?: DirectorPairArgs;
+    /** Set when a service has a NAT real server: the director forwards, and holds their gateway. */
+    nat?: DirectorNatArgs;
+}
+
+/** The director as the gateway of NAT real servers. */
+export interface DirectorNatArgs {
+    /** The gateway address and its network (the director holds it on its interface there). */
+    gateway: HostAddress;
+    /** The NAT real servers as ADDRESS:PORT/PROTO: their replies are forwarded (and opened in a firewall). */
+    reals: string[];
 }
 
 /** This director's part of a pair. */
@@ -36,15 +47,16 @@ export interface DirectorPairArgs {
 }
 
 /** Kernel settings of a director (paths under /proc/sys; @IFACE@ is the data-plane interface). */
-export function directorSysctls(ipvs: IpvsTuning, checksThroughVip = false): string[] {
+export function directorSysctls(ipvs: IpvsTuning, checksThroughVip = false, nat = false): string[] {
     const flag = (b: boolean) => (b ? 1 : 0);
     // `all` and the data interface decide (the kernel ORs or ANDs them, see ip-sysctl.rst). Not
     // `default`: set at boot, it would be copied into every interface created after it (the
     // management NIC too), and those copies would outlive a destroy.
     const everywhere = (key: string, value: number) => ["all", "@IFACE@"].map((dev) => `net/ipv4/conf/${dev}/${key}=${value}`);
     return [
-        // The director balances; it does not route (the recipe's ip_forward=0).
-        "net/ipv4/ip_forward=0",
+        // The director balances; it does not route (the recipe's ip_forward=0), unless it is the
+        // gateway of NAT real servers: their replies pass through it.
+        `net/ipv4/ip_forward=${flag(nat)}`,
         // Real servers share its segment: never tell clients to go to them directly.
         ...everywhere("send_redirects", 0),
         // Not forwarding makes it a host, and a host obeys ICMP redirects: nobody may reroute its
@@ -82,7 +94,7 @@ export function directorPlan(name: string, args: Omit<DirectorArgs, "host">): Ho
                 name: `${name}-sysctl`,
                 concern: "sysctl",
                 object: "sysctl-director",
-                params: { NAME: "director", SETTINGS: directorSysctls(args.ipvs, args.checksThroughVip) },
+                params: { NAME: "director", SETTINGS: directorSysctls(args.ipvs, args.checksThroughVip, !!args.nat) },
                 after: [`${name}-ipvs-modules`],
             },
             {
@@ -92,8 +104,9 @@ export function directorPlan(name: string, args: Omit<DirectorArgs, "host">): Ho
                 params: keepalivedParams(args),
                 after: [`${name}-sysctl`],
             },
-            // A single director holds its VIPs itself; a pair's are VRRP's (keepalived's).
+            // A single director holds its VIPs (and a NAT gateway) itself; a pair's are VRRP's (keepalived's).
             ...(args.pair ? [] : args.vips.map((vip) => vipCommand(name, vip, "director", `${name}-keepalived`))),
+            ...(args.pair || !args.nat ? [] : [natGatewayCommand(name, args.nat.gateway, `${name}-keepalived`)]),
         ],
     };
 }
@@ -112,6 +125,20 @@ export function keepalivedParams(args: Omit<DirectorArgs, "host">): PlannedComma
         ADVERT: p ? String(p.vrrp.advertInterval) : "",
         AUTH_PASS: p?.authPass ?? "",
         PORTS: args.ports,
+        // Only with a NAT real server (the other directors' commands stay as they were).
+        ...(args.nat ? { NAT_GATEWAY: p ? args.nat.gateway.address : "", NAT_NETWORK: args.nat.gateway.network, NAT_REALS: args.nat.reals } : {}),
+    };
+}
+
+/** A single director's NAT gateway: a /32 on its interface in the gateway's network (vip.sh). */
+export function natGatewayCommand(component: string, gateway: HostAddress, after: string): PlannedCommand {
+    return {
+        name: `${component}-nat-gateway`,
+        concern: "vip",
+        object: `vip-${gateway.address}`,
+        params: { VIP: gateway.address, DEVICE: "@NET@", NETWORK: gateway.network, HOST_ROUTE: "no", ANNOUNCE: "yes" },
+        identity: [gateway.address],
+        after: [after],
     };
 }
 

@@ -20,8 +20,14 @@ export interface RealServerArgs {
      */
     tunnelVips?: string[];
     webServer: (typeof WEB_SERVERS)[number];
-    /** Service ports to open in an active firewall, as PORT/PROTO. */
+    /** The ports it serves on, as PORT/PROTO: the web server listens on them, an active firewall opens them. */
     ports: string[];
+    /**
+     * Set when it is a NAT real server of a service: the director's gateway address on its network,
+     * through which its replies go back (nat-route.sh). A host that is only a NAT real server holds
+     * no VIP (`vips` is empty) and needs no ARP settings.
+     */
+    natGateway?: string;
     mounts: RealServerMount[];
 }
 
@@ -91,8 +97,11 @@ export function realServerPlan(name: string, args: Omit<RealServerArgs, "host">)
                   },
               ];
     const commands: PlannedCommand[] = [
-        { name: `${name}-arp`, concern: "sysctl", object: "sysctl-real-server", params: { NAME: "real-server", SETTINGS: realServerSysctls() } },
+        ...(args.vips.length > 0
+            ? [{ name: `${name}-arp`, concern: "sysctl" as const, object: "sysctl-real-server", params: { NAME: "real-server", SETTINGS: realServerSysctls() } }]
+            : []),
         ...tunnel,
+        ...(args.natGateway ? [{ name: `${name}-nat-route`, concern: "nat-route" as const, object: "nat-route", params: { GATEWAY: args.natGateway } }] : []),
         // The VIP goes on lo (or tunl0) only once the host will not answer ARP for it.
         ...args.vips.map((vip) =>
             tunnelVips.includes(vip) ? vipCommand(name, vip, "tunnel", `${name}-tunnel-sysctl`) : vipCommand(name, vip, "real-server", `${name}-arp`),
@@ -122,12 +131,15 @@ export function realServerPlan(name: string, args: Omit<RealServerArgs, "host">)
 
 /**
  * A real server: the ARP sysctls, then the VIP(s) on lo (direct routing) or on tunl0 (tunnelled, with
- * the ipip module, tunl0's settings and the MSS clamp first), the web server, and the NFS mounts its
- * content comes from. Everything persists across reboots and is undone on delete.
+ * the ipip module, tunl0's settings and the MSS clamp first), or for NAT its replies' route through
+ * the director, the web server, and the NFS mounts its content comes from. Everything persists across reboots and is undone on delete.
  */
 export class RealServer extends pulumi.ComponentResource {
     public readonly target: HostTarget;
-    public readonly arp: command.remote.Command;
+    /** Its ARP settings (a host that holds a VIP). */
+    public readonly arp?: command.remote.Command;
+    /** Its routing through the director (a NAT real server). */
+    public readonly natRoute?: command.remote.Command;
     public readonly vipCommands: Record<string, command.remote.Command> = {};
     public readonly web: command.remote.Command;
     /** Mount commands by mount point. */
@@ -140,6 +152,7 @@ export class RealServer extends pulumi.ComponentResource {
         const { live, commands } = deployHostPlan(this, args.host, realServerPlan(name, args));
         this.live = live;
         this.arp = commands[`${name}-arp`];
+        this.natRoute = commands[`${name}-nat-route`];
         for (const vip of args.vips) this.vipCommands[vip] = commands[`${name}-vip-${vip}`];
         this.web = commands[`${name}-web`];
         for (const { mount } of args.mounts) this.mountCommands[mount.path] = commands[mountName(name, mount.path)];
@@ -148,6 +161,7 @@ export class RealServer extends pulumi.ComponentResource {
             address: args.host.spec.address,
             vips: args.vips,
             tunnelVips: args.tunnelVips ?? [],
+            natGateway: args.natGateway ?? null,
             mounts: args.mounts.map((m) => m.mount.path),
         });
     }

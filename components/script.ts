@@ -19,6 +19,7 @@ export const CONCERNS = [
     "sysctl",
     "vip",
     "tunnel",
+    "nat-route",
     "keepalived",
     "ipvs-service",
     "ipvs-real",
@@ -37,7 +38,7 @@ export type Kind = "director" | "real-server" | "nfs-server";
 /** The concern scripts each kind of toolkit carries. A VirtualService uses its director's. */
 export const KIND_CONCERNS: Record<Kind, readonly Concern[]> = {
     director: ["ipvs-modules", "sysctl", "vip", "keepalived", "ipvs-service", "ipvs-real", "live"],
-    "real-server": ["sysctl", "tunnel", "vip", "web", "mount", "live"],
+    "real-server": ["sysctl", "tunnel", "nat-route", "vip", "web", "mount", "live"],
     "nfs-server": ["nfs-server", "nfs-export", "nfs-admit", "live"],
 };
 

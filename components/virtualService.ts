@@ -31,8 +31,12 @@ export function checkMarks(services: ServiceSpec[]): Map<string, number> {
     return pickMarks(services.flatMap((s) => s.realServers.map((r) => checkKey(s, r))), CHECK_MARK_BASE);
 }
 
-/** ipvs-real.sh's check parameters for a real server. */
-export function checkParams(s: ServiceSpec, mark: number): Record<string, string | number> {
+/**
+ * ipvs-real.sh's check parameters for a real server. A NAT real server does not hold the VIP (the
+ * director rewrites each packet's destination to the real server's own address and port), so a check
+ * through the VIP would see nothing that a check of that address and port does not: it is checked there.
+ */
+export function checkParams(s: ServiceSpec, mark: number, method: RealServerRef["method"] = "dr"): Record<string, string | number> {
     const c = s.healthCheck;
     return {
         CHECK_TYPE: c.type,
@@ -43,7 +47,7 @@ export function checkParams(s: ServiceSpec, mark: number): Record<string, string
         CHECK_TIMEOUT: String(c.timeout),
         CHECK_RETRY: c.failuresBeforeDown - 1,
         CHECK_RETRY_DELAY: String(c.retryDelay),
-        CHECK_MARK: c.throughVip ? mark : 0,
+        CHECK_MARK: c.throughVip && method !== "nat" ? mark : 0,
         // Only when set (the other checks' commands stay as they were).
         ...(c.type === "udp" && c.payload !== undefined ? { CHECK_PAYLOAD: Buffer.from(c.payload, "utf8").toString("hex") } : {}),
         ...(c.type === "udp" && c.requireReply ? { CHECK_REPLY: "yes" } : {}),
@@ -101,8 +105,8 @@ export function virtualServicePlan(name: string, args: VirtualServiceArgs, direc
                         WEIGHT: r.weight,
                         DRAIN_TIMEOUT: s.drainTimeout,
                         DRAIN_IDLE: s.drainIdle,
-                        ...checkParams(s, mark),
-                        // A tunnelled real server also has its method (a direct-routing one's command is as before).
+                        ...checkParams(s, mark, r.method),
+                        // A tunnelled or NAT real server also has its method (a direct-routing one's command is as before).
                         ...(r.method === "dr" ? {} : { METHOD: r.method }),
                     },
                     // A new method is a new real server: drained under the old one, then added with the

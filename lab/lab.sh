@@ -47,15 +47,19 @@ TIMEOUT=${LVS_DR_LAB_TIMEOUT:-900}
 # Every VM the lab knows (keys, ports, config); `up` starts DEFAULT_VMS and any others it is given
 # (web3 is the spare web server the day-2 tests add to the cluster and drain out of it; director2 the
 # second director of the pair).
-VMS=(client director web1 web2 nfs web3 director2 router web4)
+VMS=(client director web1 web2 nfs web3 director2 router web4 web5)
 DEFAULT_VMS=(client director web1 web2 nfs)
 declare -A VM_IP=([client]=10.86.0.1 [director]=10.86.0.44 [web1]=10.86.0.11 [web2]=10.86.0.22 [nfs]=10.86.0.77 [web3]=10.86.0.33 [director2]=10.86.0.45
-	[router]=10.86.0.254 [web4]=10.86.1.44)
-declare -A VM_MEM=([client]=384 [director]=512 [web1]=384 [web2]=384 [nfs]=384 [web3]=384 [director2]=512 [router]=256 [web4]=384)
+	[router]=10.86.0.254 [web4]=10.86.1.44 [web5]=10.86.2.55)
+declare -A VM_MEM=([client]=384 [director]=512 [web1]=384 [web2]=384 [nfs]=384 [web3]=384 [director2]=512 [router]=256 [web4]=384 [web5]=384)
 # The second network: web4's eth1 on a switch of its own, reached through router (eth1 on the data
 # switch, eth2 on this one, forwarding). The hosts that talk to web4 route to it through router.
 REMOTE_NET=10.86.1.0/24
-declare -A VM_SWITCH=([web4]=switch-remote)
+declare -A VM_SWITCH=([web4]=switch-remote [web5]=switch-nat)
+# The third network, 10.86.2.0/24: NAT real servers (web5) on a switch only the directors are also on (their eth2),
+# with no route anywhere: lvs-dr makes the director their gateway (director.nat.gateway).
+NAT_GATEWAY=10.86.2.1
+declare -A VM_NAT_IP=([director]=10.86.2.44 [director2]=10.86.2.45)
 declare -A VM_ROUTE=([director]=$REMOTE_NET@10.86.0.254 [director2]=$REMOTE_NET@10.86.0.254 [nfs]=$REMOTE_NET@10.86.0.254
 	[web4]=10.86.0.0/24@10.86.1.254)
 ROUTER_REMOTE_IP=10.86.1.254
@@ -74,6 +78,7 @@ declare -A VM_MASK=(
 	[web2]="nfs-server.service ipvsadm.service keepalived.service"
 	[web3]="nfs-server.service ipvsadm.service keepalived.service"
 	[web4]="nfs-server.service ipvsadm.service keepalived.service"
+	[web5]="nfs-server.service ipvsadm.service keepalived.service $NFS_CLIENT"
 	[nfs]="apache2.service ipvsadm.service keepalived.service"
 	[router]="apache2.service nfs-server.service ipvsadm.service keepalived.service $NFS_CLIENT"
 )
@@ -132,13 +137,15 @@ pid_of() {
 }
 vm_disk_arg() { echo "file=$STATE/vms/$1.qcow2,if=virtio,format=qcow2"; }
 vm_pid() { pid_of "$1" "$(vm_disk_arg "$1")"; }
-# switch_pid [NAME]: the data plane's switch (switch), or the second network's (switch-remote).
-SWITCHES=(switch switch-remote)
+# switch_pid [NAME]: the data plane's switch (switch), the second network's (switch-remote) or the
+# NAT network's (switch-nat).
+SWITCHES=(switch switch-remote switch-nat)
 switch_pid() { pid_of "${1:-switch}" "$STATE/run/${1:-switch}"; }
 # vm_switches NAME: the switches the VM's data NICs are on.
 vm_switches() {
 	echo "${VM_SWITCH[$1]:-switch}"
 	[ "$1" != router ] || echo switch-remote
+	[ -z "${VM_NAT_IP[$1]:-}" ] || echo switch-nat
 }
 
 SSH_OPTS=()
@@ -195,7 +202,7 @@ KEY_TYPES=(ed25519 ecdsa rsa)
 # The type each VM is pinned by in the stack config: not all ed25519, so that every key type the
 # program accepts is exercised by the end-to-end tests.
 declare -A VM_PIN=([client]=ed25519 [director]=ed25519 [web1]=ed25519 [web2]=ecdsa [nfs]=ed25519 [web3]=ed25519 [director2]=ed25519
-	[router]=ed25519 [web4]=ed25519)
+	[router]=ed25519 [web4]=ed25519 [web5]=ed25519)
 host_key_file() { echo "$STATE/hostkeys/$1-$2"; }
 # host_key NAME [TYPE]: the public host key line ("TYPE BASE64"); TYPE defaults to ed25519.
 host_key() { cut -d' ' -f1,2 "$(host_key_file "$1" "${2:-ed25519}").pub"; }
@@ -266,11 +273,16 @@ start_vm() {
 	cmdline+=" lab.name=$name lab.ip=${VM_IP[$name]}/$PREFIX"
 	[ -z "${VM_ROUTE[$name]:-}" ] || cmdline+=" lab.route=${VM_ROUTE[$name]}"
 	# The router: a third NIC (eth2, PCI slot 5) on the second network, and forwarding between them.
+	# A director: a third NIC on the NAT network (its address there; forwarding is lvs-dr's to set).
 	local extra=()
 	if [ "$name" = router ]; then
 		cmdline+=" lab.ip2=$ROUTER_REMOTE_IP/$PREFIX lab.forward=1"
 		extra=(-netdev "vde,id=remote,sock=$STATE/run/switch-remote"
 			-device "virtio-net-pci,netdev=remote,addr=0x5,romfile=,mac=52:54:00:86:01:fe")
+	elif [ -n "${VM_NAT_IP[$name]:-}" ]; then
+		cmdline+=" lab.ip2=${VM_NAT_IP[$name]}/$PREFIX"
+		extra=(-netdev "vde,id=nat,sock=$STATE/run/switch-nat"
+			-device "virtio-net-pci,netdev=nat,addr=0x5,romfile=,mac=$(printf '52:54:00:86:02:%02x' "${VM_NAT_IP[$name]##*.}")")
 	fi
 	if port_in_use "$port"; then
 		die "$name: 127.0.0.1:$port is already in use by another program (choose another LVS_DR_LAB_PORT_BASE after lab.sh down)"
@@ -433,7 +445,7 @@ write_stack_config() {
 			    user: root
 			  lvs-dr:hosts:
 		EOF
-		for name in director director2 web1 web2 nfs client web3 web4; do
+		for name in director director2 web1 web2 nfs client web3 web4 web5; do
 			cat <<-EOF
 				    $name:
 				      address: ${VM_IP[$name]}/$PREFIX
@@ -443,12 +455,15 @@ write_stack_config() {
 				        port: $(vm_port "$name")
 				        hostKey: "$(host_key "$name" "${VM_PIN[$name]}")"
 			EOF
+			[ -z "${VM_NAT_IP[$name]:-}" ] || printf '      otherAddresses: [%s/%s]\n' "${VM_NAT_IP[$name]}" "$PREFIX"
 		done
 		cat <<-EOF
 			  lvs-dr:director:
 			    host: director
 			    vips:
 			      - $VIP
+			    nat:
+			      gateway: $NAT_GATEWAY/$PREFIX
 			  lvs-dr:webServer: apache
 			  lvs-dr:services:
 			    - name: web

@@ -67,6 +67,12 @@ const sshSchema = z.strictObject({
 
 export const hostSchema = z.strictObject({
     address: ipv4Cidr,
+    /**
+     * The host's addresses on other networks, with their prefix lengths: a director's address on the
+     * network of its NAT real servers (`director.nat.gateway`). lvs-dr does not configure them; it
+     * finds the interface that holds each on the host.
+     */
+    otherAddresses: z.array(ipv4Cidr).max(8).default([]),
     interface: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, { message: "is not a network interface name" }).optional(),
     ssh: sshSchema.default({}),
 });
@@ -79,6 +85,38 @@ export type SshSpec = Required<Pick<z.infer<typeof sshSchema>, "host" | "port" |
         proxy?: Required<z.infer<typeof proxySchema>>;
     };
 
+/** One address of a host: the address, its prefix length and its network. */
+export interface HostAddress {
+    address: string;
+    prefixLength: number;
+    /** Like 192.168.86.0/24. */
+    network: string;
+}
+
+/** `cidr` (checked by ipv4Cidr) as a HostAddress. */
+export function hostAddress(cidr: string): HostAddress {
+    const [addr, prefix] = ipaddr.IPv4.parseCIDR(cidr);
+    return { address: addr.toString(), prefixLength: prefix, network: `${ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()}/${prefix}` };
+}
+
+/** Whether `a` is its network's own address (with a prefix under /31, where there is one). */
+export function isNetworkAddress(a: HostAddress): boolean {
+    return a.prefixLength < 31 && a.address === a.network.split("/")[0];
+}
+
+/** Every address of a host: its data-plane address first, then its other addresses. */
+export function addressesOf(h: HostSpec): string[] {
+    return [h.address, ...h.otherAddresses.map((a) => a.address)];
+}
+
+/** Whether `address` is in `network` (like 10.86.2.0/24). */
+export function inNetwork(address: string, network: string): boolean {
+    return ipaddr.IPv4.parse(address).match(ipaddr.IPv4.parseCIDR(network));
+}
+
+/** Address ranges (ipaddr.js's names) that no host's data address may be in. */
+const UNREACHABLE = new Set(["unspecified", "broadcast", "multicast", "linkLocal", "loopback"]);
+
 export interface HostSpec {
     name: string;
     /** Data-plane address without prefix length. */
@@ -88,6 +126,8 @@ export interface HostSpec {
     network: string;
     /** Data-plane interface; undefined means "the interface holding `address`", found on the host. */
     interface?: string;
+    /** Its addresses on other networks (each on the interface that holds it). */
+    otherAddresses: HostAddress[];
     ssh: SshSpec;
 }
 
@@ -112,8 +152,8 @@ export function normalizeHosts(
             problems.push(`${hostAt()}: host name "${hostName_}" ${name.safeParse(hostName_).error!.issues[0].message}`);
             continue;
         }
-        const [addr, prefix] = ipaddr.IPv4.parseCIDR(h.address);
-        const network = `${ipaddr.IPv4.networkAddressFromCIDR(h.address).toString()}/${prefix}`;
+        const main = hostAddress(h.address);
+        const { address: addr, prefixLength: prefix, network } = main;
         const ssh = { ...defaults, ...h.ssh };
         const hostKeyLine = h.ssh.hostKey;
         if (!hostKeyLine) {
@@ -122,17 +162,31 @@ export function normalizeHosts(
                     `(for example the output of: ssh-keyscan -t ed25519 ${h.ssh.host ?? addr.toString()})`,
             );
         }
-        if (addr.toString() === ipaddr.IPv4.networkAddressFromCIDR(h.address).toString() && prefix < 31) {
-            problems.push(`${hostAt("address")}: "${h.address}" is the network address, not a host address`);
-        }
+        const others = h.otherAddresses.map(hostAddress);
+        const networks = new Map<string, string>([[network, h.address]]);
+        [main, ...others].forEach((a, k) => {
+            const where = k === 0 ? hostAt("address") : hostAt("otherAddresses", k - 1);
+            const cidr = k === 0 ? h.address : h.otherAddresses[k - 1];
+            const range = ipaddr.IPv4.parse(a.address).range();
+            if (isNetworkAddress(a)) {
+                problems.push(`${where}: "${cidr}" is the network address, not a host address`);
+            } else if (UNREACHABLE.has(range)) {
+                problems.push(`${where}: "${cidr}" is a ${range} address, which cannot be a host's data address`);
+            }
+            if (k === 0) return;
+            if (networks.has(a.network)) {
+                problems.push(`${where}: "${cidr}" is on ${a.network}, as ${networks.get(a.network)} is: one address per network`);
+            } else networks.set(a.network, cidr);
+        });
         hosts[hostName_] = {
             name: hostName_,
-            address: addr.toString(),
+            address: addr,
             prefixLength: prefix,
             network,
             interface: h.interface,
+            otherAddresses: others,
             ssh: {
-                host: h.ssh.host ?? addr.toString(),
+                host: h.ssh.host ?? addr,
                 port: ssh.port ?? 22,
                 user: ssh.user ?? "root",
                 hostKey: hostKeyLine ?? "",
@@ -144,12 +198,15 @@ export function normalizeHosts(
         };
     }
 
-    // Addresses: no two hosts share one.
+    // Addresses: no two hosts share one (nor one host twice).
     const byAddress = new Map<string, string>();
     for (const h of Object.values(hosts)) {
-        const other = byAddress.get(h.address);
-        if (other) problems.push(`${at("hosts", h.name, "address")}: ${h.address} is already the address of host "${other}"`);
-        else byAddress.set(h.address, h.name);
+        addressesOf(h).forEach((address, k) => {
+            const where = k === 0 ? at("hosts", h.name, "address") : at("hosts", h.name, "otherAddresses", k - 1);
+            const other = byAddress.get(address);
+            if (other) problems.push(`${where}: ${address} is already an address of host "${other}"`);
+            else byAddress.set(address, h.name);
+        });
     }
 
     const hostList = Object.keys(rawHosts).join(", ");

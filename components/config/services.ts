@@ -3,8 +3,8 @@
  */
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { at, ipv4, name, pickMarks, port, Problems } from "./common";
-import { Hosts } from "./hosts";
+import { at, ipv4, ipv4Cidr, name, pickMarks, port, Problems } from "./common";
+import { addressesOf, HostAddress, hostAddress, Hosts, inNetwork, isNetworkAddress } from "./hosts";
 
 /** Every IPVS scheduler the Linux kernel ships (ipvsadm(8), net/netfilter/ipvs). */
 export const SCHEDULERS = [
@@ -13,9 +13,15 @@ export const SCHEDULERS = [
 export const PROTOCOLS = ["tcp", "udp"] as const;
 /**
  * Forwarding methods this program implements: direct routing (the real server on the director's
- * segment) and IP-in-IP tunnelling (tun: a real server in any network the director routes to).
+ * segment), IP-in-IP tunnelling (tun: a real server in any network the director routes to) and
+ * NAT (nat: the director rewrites the destination, and the real server's replies come back through
+ * it, its gateway; the only method that can map the service's port to another).
  */
-export const METHODS = ["dr", "tun"] as const;
+export const METHODS = ["dr", "tun", "nat"] as const;
+export type Method = (typeof METHODS)[number];
+
+/** How messages name a method. */
+const METHOD_NAMES: Record<Method, string> = { dr: "direct routing", tun: "tunnelling", nat: "NAT" };
 /** ipvsadm(8): "weight is an integer specifying the capacity of a server ... 0 to 65535". */
 export const MAX_WEIGHT = 65535;
 /**
@@ -188,6 +194,17 @@ const syncSchema = z.strictObject({
     id: z.number().int().min(1).max(255).optional(),
 });
 
+/** NAT: the director is its real servers' gateway. */
+const natSchema = z.strictObject({
+    /**
+     * The gateway address the NAT real servers route through, with its network's prefix length
+     * (10.86.2.1/24): held by the director (by the master of a pair, moving with the VIPs) as a /32
+     * on its interface in that network, where each director also has an address of its own
+     * (`hosts.NAME.otherAddresses`, or its address).
+     */
+    gateway: ipv4Cidr,
+});
+
 export const directorSchema = z.strictObject({
     /** A single director (as the recipe has it), or... */
     host: name.optional(),
@@ -197,6 +214,7 @@ export const directorSchema = z.strictObject({
     ipvs: ipvsTuningSchema.default({ expireNodestConn: true, expireQuiescentTemplate: true, connReuseMode: 3, sloppyTcp: false }),
     vrrp: vrrpSchema.optional(),
     sync: syncSchema.optional(),
+    nat: natSchema.optional(),
 });
 
 export type IpvsTuning = z.infer<typeof ipvsTuningSchema>;
@@ -212,6 +230,8 @@ export interface DirectorSpec {
     vrrp?: VrrpSpec;
     /** The sync id asked for in the config (a pair only; otherwise from a RandomInteger). */
     syncId?: number;
+    /** The NAT real servers' gateway, when the config has one. */
+    nat?: HostAddress;
 }
 
 /** A real server of a service: its host's address, and the port and weight resolved. */
@@ -277,7 +297,29 @@ export function normalizeDirector(raw: z.infer<typeof directorSchema>, hosts: Ho
             }
         }
     });
-    return { hosts: names, vips: [...vipSet], ipvs: raw.ipvs, vrrp, syncId: pair ? raw.sync?.id : undefined };
+    const nat = raw.nat ? natGateway(raw.nat.gateway, names, hosts, problems) : undefined;
+    return { hosts: names, vips: [...vipSet], ipvs: raw.ipvs, vrrp, syncId: pair ? raw.sync?.id : undefined, nat };
+}
+
+/** The NAT gateway, checked: a free host address of a network where every director has an address. */
+function natGateway(cidr: string, directors: string[], hosts: Hosts, problems: Problems): HostAddress {
+    const where = at("director", "nat", "gateway");
+    const gw = hostAddress(cidr);
+    const owner = hosts.byAddress.get(gw.address);
+    if (owner) problems.push(`${where}: ${gw.address} is an address of host "${owner}"; the gateway is an address of its own, which the director holds`);
+    if (isNetworkAddress(gw)) {
+        problems.push(`${where}: "${cidr}" is the network address of ${gw.network}, not a host address`);
+    }
+    for (const d of directors) {
+        const h = hosts.hosts[d];
+        if (h && !addressesOf(h).some((a) => inNetwork(a, gw.network))) {
+            problems.push(
+                `${where}: director "${d}" has no address in ${gw.network}, where it would hold the gateway; ` +
+                    `add its address there to ${at("hosts", d, "otherAddresses")}`,
+            );
+        }
+    }
+    return gw;
 }
 
 /** The services, checked against the director and the hosts; also the real server hosts, in config order. */
@@ -338,11 +380,11 @@ export function normalizeServices(
             seen.set(r.host, j);
             const rport = marked ? 0 : (r.port ?? port0);
             const method = r.method ?? s.method;
-            const methodName = method === "dr" ? "direct routing" : "tunnelling";
+            const methodName = METHOD_NAMES[method];
             if (marked && r.port !== undefined) {
-                problems.push(`${rAt("port")}: a firewall-mark service has no real server port (${methodName} keeps each client's port)`);
-            } else if (!marked && rport !== port0) {
-                problems.push(`${rAt("port")}: ${rport} differs from the service port ${port0}; ${methodName} cannot change the port`);
+                problems.push(`${rAt("port")}: a firewall-mark service has no real server port (each client's port is kept)`);
+            } else if (!marked && rport !== port0 && method !== "nat") {
+                problems.push(`${rAt("port")}: ${rport} differs from the service port ${port0}; ${methodName} cannot change the port (NAT can)`);
             }
             if (!h) return;
             if (director.hosts.includes(h.name)) {
@@ -352,6 +394,16 @@ export function normalizeServices(
                 problems.push(
                     `${rAt("host")}: "${h.name}" (${h.address}) is outside the director's network ${directorHost.network}; ` +
                         `direct routing needs real servers on the director's segment (method: tun reaches other networks)`,
+                );
+            }
+            const natWhere = r.method ? rAt("method") : svcAt("method");
+            if (method === "nat" && !director.nat) {
+                const problem = `${natWhere}: a NAT real server needs ${at("director", "nat", "gateway")}: its replies go back through the director, its gateway`;
+                if (!problems.includes(problem)) problems.push(problem);
+            } else if (method === "nat" && director.nat && !inNetwork(h.address, director.nat.network)) {
+                problems.push(
+                    `${rAt("host")}: "${h.name}" (${h.address}) is outside ${director.nat.network}, the network of the NAT gateway ` +
+                        `(${at("director", "nat", "gateway")}): its gateway would not be the director, and its replies would not come back through it`,
                 );
             }
             if (!realServerHosts.includes(h.name)) realServerHosts.push(h.name);

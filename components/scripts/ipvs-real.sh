@@ -12,8 +12,10 @@
 # DRAIN_IDLE, CHECK_TYPE, CHECK_PATH, CHECK_STATUS, CHECK_BODY (http), CHECK_INTERVAL,
 # CHECK_TIMEOUT, CHECK_RETRY, CHECK_RETRY_DELAY, CHECK_MARK; of a firewall-mark service also FWMARK and PORTS
 # (ipvs-service.sh), with REAL_PORT 0 (in DR each connection keeps the port the client chose); of a
-# tunnelled real server METHOD=tun (IP-in-IP, ipvsadm -i), else direct routing; of a udp check
-# optionally CHECK_PAYLOAD (hex) and CHECK_REPLY=yes (only a reply passes).
+# tunnelled real server METHOD=tun (IP-in-IP, ipvsadm -i), of a NAT one METHOD=nat (masquerading,
+# ipvsadm -m: REAL_PORT may differ from PORT, and its check goes to REAL_ADDRESS:REAL_PORT itself,
+# CHECK_MARK 0), else direct routing; of a udp check optionally CHECK_PAYLOAD (hex) and
+# CHECK_REPLY=yes (only a reply passes).
 real_file() { printf '%s/services/%s/%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 check_file_path() { printf '%s/checks/%s-%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
@@ -21,19 +23,25 @@ check_file_path() { printf '%s/checks/%s-%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "
 static_rules() { printf '%s/ipvs/%s/10-real-%s-%s.rules\n' "$LVS_ETC" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
 # keepalived's lvs_method of this real server.
-method_name() { if [ "${METHOD:-dr}" = tun ]; then echo TUN; else echo DR; fi; }
+method_name() {
+    case "${METHOD:-dr}" in
+        tun) echo TUN ;;
+        nat) echo NAT ;;
+        *) echo DR ;;
+    esac
+}
 
 # real_args WEIGHT DEST SERVICE...: REAL_ARGS, a real server of SERVICE (-t VIP:PORT, -f MARK) as
 # `ipvsadm -S -n` prints it and ipvsadm takes it: its method before the weight, a tunnel's type
-# after it ("-i -w 1 --tun-type ipip"; direct routing "-g -w 1").
+# after it ("-i -w 1 --tun-type ipip"; NAT "-m -w 1"; direct routing "-g -w 1").
 real_args() {
     local weight=$1 dest=$2
     shift 2
-    if [ "${METHOD:-dr}" = tun ]; then
-        REAL_ARGS=(-a "$@" -r "$dest" -i -w "$weight" --tun-type ipip)
-    else
-        REAL_ARGS=(-a "$@" -r "$dest" -g -w "$weight")
-    fi
+    case "${METHOD:-dr}" in
+        tun) REAL_ARGS=(-a "$@" -r "$dest" -i -w "$weight" --tun-type ipip) ;;
+        nat) REAL_ARGS=(-a "$@" -r "$dest" -m -w "$weight") ;;
+        *) REAL_ARGS=(-a "$@" -r "$dest" -g -w "$weight") ;;
+    esac
 }
 
 # The real server as `ipvsadm -S -n` prints it, with weight $1.
@@ -75,7 +83,7 @@ render_real() {
         printf 'real_server %s %s {\n' "$REAL_ADDRESS" "$REAL_PORT"
     fi
     printf '    weight %s\n' "$1"
-    # Only a tunnelled real server says its method: the service's (DR) holds for the others.
+    # Only a tunnelled or NAT real server says its method: the service's (DR) holds for the others.
     [ "${METHOD:-dr}" = dr ] || printf '    lvs_method %s\n' "$(method_name)"
     printf '    %s {\n' "$checker"
     if [ "$CHECK_TYPE" = http ]; then
@@ -89,7 +97,11 @@ render_real() {
     # A udp check's datagram (hex) and whether only a reply passes.
     [ -z "${CHECK_PAYLOAD:-}" ] || printf '        payload %s\n' "$CHECK_PAYLOAD"
     [ "${CHECK_REPLY:-no}" != yes ] || printf '        require_reply\n'
-    printf '        connect_port %s\n        connect_timeout %s\n        delay_loop %s\n' "$PORT" "$CHECK_TIMEOUT" "$CHECK_INTERVAL"
+    # Through the VIP, the service's port; to the real server itself, its own (a NAT real server's
+    # may differ), but a firewall-mark service's real servers have none: its first port.
+    local check_port=$PORT
+    [ "$CHECK_MARK" != 0 ] || [ "$REAL_PORT" = 0 ] || check_port=$REAL_PORT
+    printf '        connect_port %s\n        connect_timeout %s\n        delay_loop %s\n' "$check_port" "$CHECK_TIMEOUT" "$CHECK_INTERVAL"
     printf '        retry %s\n        delay_before_retry %s\n        warmup 0\n    }\n}\n' "$CHECK_RETRY" "$CHECK_RETRY_DELAY"
 }
 

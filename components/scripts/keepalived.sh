@@ -13,7 +13,14 @@
 # single director), PRIORITY, ROUTER_ID, VRRP_VERSION (2|3), ADVERT (seconds), AUTH_PASS (VRRPv2
 # only; may be empty), SYNC_ID, PORTS (the services' PORT/PROTO: opened in an active firewall, as
 # the director that holds a VIP receives its traffic; a pair's directors also admit VRRP and the sync
-# daemon's UDP 8848 from each other).
+# daemon's UDP 8848 from each other); with NAT real servers also NAT_NETWORK (their network, where
+# the director has an address), NAT_REALS (each ADDRESS:PORT/PROTO: their replies are forwarded) and
+# on a pair NAT_GATEWAY (held by VRRP with the VIPs; a single director's is a unit of vip.sh).
+NAT_GATEWAY=${NAT_GATEWAY:-} NAT_NETWORK=${NAT_NETWORK:-} NAT_IFACE=""
+[ "${NAT_REALS+set}" = set ] || NAT_REALS=()
+
+# NAT_IFACE: the interface that holds a pair's NAT gateway (found before anything is rendered).
+nat_iface_find() { [ -z "$NAT_GATEWAY" ] || NAT_IFACE=$(net_iface "$NAT_NETWORK"); }
 
 VRRP_UNIT=lvs-dr-vrrp.service
 VRRP_CONF=$KA_DIR/vrrp.conf
@@ -29,12 +36,21 @@ lvs_units() {
 # firewalld's) would drop every packet of a connection but the first. So the VIPs' service traffic
 # is not tracked (an nftables table of ours, at the raw priority, before conntrack): a firewall then
 # judges it by its port rules alone (fw_sync opens the ports).
+#
+# A NAT real server's replies pass through the director on their way to the client, and with the
+# client's half untracked, conntrack would take each reply for a new connection from ADDRESS:PORT
+# (a SYN-ACK: invalid): they are not tracked either. Replies to the director's own address are (the
+# health checks' connections, which a firewall admits as established).
 render_notrack() {
-    local vips=("${VIPS[@]}" "${STATIC_VIPS[@]}") list port proto rules=()
+    local vips=("${VIPS[@]}" "${STATIC_VIPS[@]}") list port proto rules=() real addr
     list=$(printf '%s, ' "${vips[@]}")
     for port in "${PORTS[@]}"; do
         proto=${port#*/}
         rules+=("        ip daddr { ${list%, } } $proto dport ${port%/*} notrack")
+    done
+    for real in "${NAT_REALS[@]}"; do
+        addr=${real%:*} port=${real#*:}
+        rules+=("        ip saddr $addr ${port#*/} sport ${port%/*} fib daddr type != local notrack")
     done
     cat <<NFT
 # Managed by lvs-dr ($LVS_RESOURCE): the VIPs' service traffic is not tracked (see keepalived.sh).
@@ -60,8 +76,10 @@ notrack_apply() {
 }
 
 fw_rules() {
+    local real
     FW_RULES=("${PORTS[@]}")
     [ -z "$PEER" ] || FW_RULES+=("vrrp@$PEER" "8848/udp@$PEER")
+    for real in "${NAT_REALS[@]}"; do FW_RULES+=("route:${real#*:}@${real%:*}"); done
 }
 
 # The checks' process: the services' and checks' files.
@@ -102,11 +120,13 @@ CONF
     # adverts and take the VIPs 1.8 s later. So adverts carry one address, the first VIP of the
     # config (director.vips), and the others are excluded from them (keepalived holds and announces
     # them all alike); and adverts from the master it knows are not checked for addresses at all.
+    # The NAT gateway moves with the VIPs, on the director's interface in the real servers' network.
     printf '    skip_check_adv_addr\n'
     printf '    virtual_ipaddress {\n        %s/32 dev %s\n    }\n' "${VIPS[0]}" "$iface"
-    if [ "${#VIPS[@]}" -gt 1 ]; then
+    if [ "${#VIPS[@]}" -gt 1 ] || [ -n "$NAT_GATEWAY" ]; then
         printf '    virtual_ipaddress_excluded {\n'
         for vip in "${VIPS[@]:1}"; do printf '        %s/32 dev %s\n' "$vip" "$iface"; done
+        [ -z "$NAT_GATEWAY" ] || printf '        %s/32 dev %s\n' "$NAT_GATEWAY" "$NAT_IFACE"
         printf '    }\n'
     fi
     printf '}\n'
@@ -182,6 +202,7 @@ lvs_apply() {
         fail "keepalived.service (the distribution's own) runs on this host; lvs-dr runs its own keepalived, which must be the only owner of the IPVS table and the VIPs: stop and disable keepalived.service first"
     fi
     iface=$(data_iface)
+    nat_iface_find
     fw_rules
     fw_sync director "${FW_RULES[@]}"
     notrack_apply
@@ -204,6 +225,7 @@ lvs_apply() {
 lvs_check() {
     local iface
     iface=$(data_iface)
+    nat_iface_find
     render_main | check_file "$KA_DIR/keepalived.conf"
     render_unit check "$iface" | check_file "/etc/systemd/system/$KA_UNIT"
     check_unit "$KA_UNIT" active

@@ -259,6 +259,15 @@ data_iface() {
     printf '%s\n' "$iface"
 }
 
+# net_iface NETWORK: the interface of the host's own address in NETWORK (like 10.86.2.0/24), by the
+# kernel's route to that network (the one the address brought).
+net_iface() {
+    local iface
+    iface=$(ip -o -4 route show exact "$1" table main proto kernel | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+    [ -n "$iface" ] || fail "no interface of this host has an address in $1 (see lvs-dr:hosts.NAME.otherAddresses)"
+    printf '%s\n' "$iface"
+}
+
 # garp_command DEV ADDRESS: the command line (one word per line) that announces ADDRESS on DEV with
 # gratuitous ARP, so neighbours that cached another MAC for it (a replaced director) update at once;
 # nothing when no arping is installed. Debian's and RHEL's two arpings take different options.
@@ -513,14 +522,20 @@ fw_backend() {
 }
 
 # A firewall rule is one word: PORT/PROTO (from anywhere: a service port), PROTO@ADDRESS (an IP
-# protocol from one host: vrrp@10.86.0.45) or PORT/PROTO@ADDRESS (a port from one host:
-# 8848/udp@10.86.0.45). Addresses, ports and protocols come from the checked config.
+# protocol from one host: vrrp@10.86.0.45), PORT/PROTO@ADDRESS (a port from one host:
+# 8848/udp@10.86.0.45) or route:PORT/PROTO@ADDRESS (forwarded traffic from one host's port: a NAT
+# real server's replies, route:80/tcp@10.86.2.55). Addresses, ports and protocols come from the
+# checked config.
+fw_is_route() { [[ $1 == route:* ]]; }
 
 # fw_ufw_words RULE: the ufw rule, as `ufw show added` prints it after "ufw ".
 fw_ufw_words() {
     local what=${1%@*} from=""
     [[ $1 != *@* ]] || from=${1#*@}
-    if [ -z "$from" ]; then
+    if fw_is_route "$1"; then
+        what=${what#route:}
+        printf 'route allow from %s port %s proto %s\n' "$from" "${what%/*}" "${what#*/}"
+    elif [ -z "$from" ]; then
         printf 'allow %s\n' "$what"
     elif [[ $what == */* ]]; then
         printf 'allow from %s to any port %s proto %s\n' "$from" "${what%/*}" "${what#*/}"
@@ -564,7 +579,7 @@ ufw_added_load() {
 # said: asked once per run).
 fw_open() {
     case "$1" in
-        firewalld) fw_firewalld query "$2" --permanent ;;
+        firewalld) fw_is_route "$2" || fw_firewalld query "$2" --permanent ;;
         ufw)
             ufw_added_load
             grep -qxF "ufw $(fw_ufw_words "$2")" <<<"$UFW_ADDED"
@@ -590,7 +605,9 @@ fw_sync() {
     for rule in "$@"; do
         case "$backend" in
             firewalld)
-                if ! fw_firewalld query "$rule" --permanent; then
+                if fw_is_route "$rule"; then
+                    say "warning: firewalld is active: lvs-dr does not edit its forwarding policies; let the director forward ${rule#route:} (a NAT real server's replies) yourself"
+                elif ! fw_firewalld query "$rule" --permanent; then
                     fw_firewalld add "$rule" --permanent
                     fw_firewalld add "$rule"
                     record_add "$added" "firewalld $rule"
@@ -638,9 +655,12 @@ fw_close() {
             fw_firewalld remove "$2" || true
             ;;
         ufw)
-            # shellcheck disable=SC2046 # the rule's words, from checked values
-            ufw delete $(fw_ufw_words "$2") >/dev/null || true
-            UFW_ADDED=$(grep -vxF "ufw $(fw_ufw_words "$2")" <<<"$UFW_ADDED") || true
+            local words
+            words=$(fw_ufw_words "$2")
+            # A route rule is deleted as `ufw route delete allow ...` (ufw 0.36's parser).
+            # shellcheck disable=SC2046,SC2086 # the rule's words, from checked values
+            if fw_is_route "$2"; then ufw route delete ${words#route } >/dev/null || true; else ufw delete $words >/dev/null || true; fi
+            UFW_ADDED=$(grep -vxF "ufw $words" <<<"$UFW_ADDED") || true
             ;;
     esac
     changed "closed $2 in $1"

@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # A virtual IP as a /32 on a device (the director's data interface, or lo on a real server), held by
 # a systemd unit of ours so that it comes back at boot without rc.local or distribution network files.
-# Parameters: VIP, DEVICE ("@IFACE@" for the data-plane interface, or lo), HOST_ROUTE (yes: also add
+# Parameters: VIP, DEVICE ("@IFACE@" for the data-plane interface, "@NET@" for the interface of the
+# host's address in NETWORK (a single director's NAT gateway), or lo), HOST_ROUTE (yes: also add
 # the host route "VIP dev DEVICE", as the recipe's `route add -host` does), ANNOUNCE (yes: send
 # gratuitous ARP whenever the address comes up, as a director must: neighbours may have cached the
 # MAC of the host that held the VIP before). On tunl0 (a tunnelled real server: tunnel.sh loads ipip)
 # the unit also brings the device up, as it comes down at every boot.
 
 vip_unit() { printf 'lvs-dr-vip-%s.service\n' "$VIP"; }
-vip_device() { if [ "$DEVICE" = "@IFACE@" ]; then data_iface; else printf '%s\n' "$DEVICE"; fi; }
+vip_device() {
+    case "$DEVICE" in
+        @IFACE@) data_iface ;;
+        @NET@) net_iface "$NETWORK" ;;
+        *) printf '%s\n' "$DEVICE" ;;
+    esac
+}
 has_vip() { ip -o -4 addr show dev "$1" | awk '{ print $4 }' | grep -qxF "$VIP/32"; }
 
 lvs_units() { vip_unit; }

@@ -59,6 +59,16 @@ function serviceConns(): number {
 /** web4's address: in the second network, one router away from the directors. */
 const WEB4 = "10.86.1.44";
 
+/** web5's address: on the network only the directors reach (their eth2), with no route of its own. */
+const WEB5 = "10.86.2.55";
+/** The directors' gateway for web5 (the lab's director.nat.gateway). */
+const NAT_GATEWAY = "10.86.2.1";
+/** What web5 serves (written by this suite before lvs-dr touches it). */
+const WEB5_PAGE = "this is web5, behind NAT!";
+
+/** A NAT service: port 8000 of the VIP, mapped to web5's port 80; web5's replies go back through the director. */
+const NATSVC = { name: "nat", vip: VIP, port: 8000, scheduler: "rr", realServers: [{ host: "web5", method: "nat", port: 80 }] };
+
 /**
  * A firewall-mark service: two ports of a VIP balanced as one, with shared persistence. Its VIP is
  * a second one, added to the pair under load (VRRP must hold still through it).
@@ -119,9 +129,11 @@ beforeAll(() => {
     // A director behind its own firewall (ufw): lvs-dr must admit the service port, and VRRP and
     // the sync daemon from the peer only (ha.test.ts checks the rules, and fails over through them).
     onVm("director2", "ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null");
+    // web5's own page (Apache's document root on its disk: no NFS from behind NAT).
+    onVm("web5", `printf '%s\\n' '${WEB5_PAGE}' > /var/www/html/index.html`);
     // Kept for the last suite's destroy (lab.ts, baseline): web3, director2 and web4 before lvs-dr
     // touches them (web4's is checked, then dropped, when it leaves below).
-    baseline(["web3", "director2", "web4", "director", "web1", "web2", "nfs"]);
+    baseline(["web3", "director2", "web4", "web5", "director", "web1", "web2", "nfs"]);
     editConfig((c) => {
         const d = c["lvs-dr:director"];
         delete d.host;
@@ -163,7 +175,7 @@ describe("changes under load, with zero failed requests", () => {
                 // In the same up (each up costs minutes under emulation); kept until the last
                 // suite's destroy, which must remove its marks, their unit and file exactly.
                 c["lvs-dr:director"].vips.push(APP.vip);
-                c["lvs-dr:services"].push(APP, ECHO);
+                c["lvs-dr:services"].push(APP, ECHO, NATSVC);
             });
             pulumi(["up", "--yes", "--skip-preview"]);
         });
@@ -288,6 +300,44 @@ describe("changes under load, with zero failed requests", () => {
         const before = rx();
         bothPagesThroughVip();
         check(rx() > before, "web3", "no packet arrived on tunl0 while the VIP served 20 requests", { before, after: rx() });
+    });
+
+    test("NAT: VIP:8000 is web5's port 80, through the active director, which alone holds web5's gateway; web5's own routes untouched", () => {
+        step("day-2: NAT to web5");
+        checkTables((t) => t.includes(`-a -t ${VIP}:8000 -r ${WEB5}:80 -m -w 1`), "web5 is not a NAT real server of VIP:8000 (-m, port 80)");
+        const active = master();
+        for (const d of DIRECTORS) {
+            const addrs = onVm(d, "ip -o -4 addr show dev eth2").stdout;
+            check(addrs.includes(` ${NAT_GATEWAY}/32 `) === (d === active), d, d === active ? "the active director does not hold web5's gateway" : "the backup holds web5's gateway too", addrs);
+            check(onVm(d, "sysctl -n net.ipv4.ip_forward").stdout.trim() === "1", d, "does not forward (a NAT real server's replies pass through it)", "");
+        }
+        // lvs-dr's rules and table on web5, and its main table as it was: no default route.
+        const [rules, table, main] = onVm("web5", "ip -4 rule show; echo --; ip -4 route show table 19542; echo --; ip -4 route show table main").stdout.split("--\n");
+        check(rules.includes(`19540:\tfrom ${WEB5} lookup main suppress_prefixlength 0`) && rules.includes(`19541:\tfrom ${WEB5} lookup 19542`), "web5", "lvs-dr's routing rules are not there", rules);
+        check(/^default via 10\.86\.2\.1 dev eth1\b/m.test(table), "web5", "table 19542 does not route through the gateway", table);
+        check(!/^default/m.test(main), "web5", "web5's main table has a default route (lvs-dr must not touch it)", main);
+        onVm("web5", "head -c 2097152 /dev/urandom > /var/www/html/nat.bin");
+        const sum = onVm("web5", "sha256sum < /var/www/html/nat.bin").stdout.split(" ")[0];
+        const rx = () => Number(onVm(active, "cat /sys/class/net/eth2/statistics/rx_bytes").stdout.trim());
+        let replies: string[] = [];
+        let got = "";
+        let received = 0;
+        const r = underLoad(() => {
+            replies = onVm("client", `for i in $(seq 20); do curl -sS --fail --max-time 5 http://${VIP}:8000/; done`).stdout.trim().split("\n");
+            const rx0 = rx();
+            got = onVm("client", `curl -sS --fail --max-time 60 http://${VIP}:8000/nat.bin | sha256sum`).stdout.split(" ")[0];
+            received = rx() - rx0;
+        });
+        onVm("web5", "rm -f /var/www/html/nat.bin");
+        expectNoFailures(r, "the NAT service's requests beside the load");
+        check(replies.length === 20 && replies.every((x) => x === WEB5_PAGE), "client", "VIP:8000 did not serve web5's page 20 times", replies);
+        check(got === sum, "client", "the 2 MB download through NAT is not intact", { got, sum });
+        // NAT: the replies come back through the director (in on its eth2), unlike DR's and TUN's.
+        process.stderr.write(`[e2e] nat: the active director's eth2 received ${received} bytes during web5's 2 MB download\n`);
+        check(received >= 2097152, active, `the active director's eth2 received ${received} bytes during a 2 MB download from web5: the replies did not pass through it`, "");
+        // web5 saw the client's own address: NAT rewrote the destination only.
+        const seen = Number(onVm("web5", "grep -c '^10\\.86\\.0\\.1 ' /var/log/apache2/access.log || true").stdout.trim());
+        check(seen >= 21, "web5", `web5's access log has ${seen} requests from the client's address (want 21 or more)`, "");
     });
 
     test("the firewall-mark service keeps a client on one real server across 8080 and 8443", () => {
@@ -452,6 +502,8 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                     "printf '[Service]\\nType=oneshot\\nExecStart=/bin/true\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/lvs-dr-vip-10.86.0.99.service && systemctl daemon-reload && systemctl enable --quiet lvs-dr-vip-10.86.0.99.service",
                 ],
                 ["web2", "rm /usr/local/lib/lvs-dr/real-server/vip.sh"],
+                // web5's route back through the director (NAT).
+                ["web5", "ip -4 rule del pref 19541"],
                 // The firewall-mark service's marks, on both directors (then nothing reaches it).
                 ...DIRECTORS.map((d): [string, string] => [d, "for t in $(nft list tables | awk '$3 ~ /^lvs_dr_fwm_/ { print $3 }'); do nft delete table ip \"$t\"; done"]),
             ],
@@ -474,6 +526,8 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                 "update web2-vip-10.86.0.180",
                 "update web2-vip-10.86.0.181",
                 "update web2-web",
+                "update web5-live",
+                "update web5-nat-route",
             ],
         ],
         [
@@ -487,6 +541,9 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                 "update app-real-web1",
                 "update app-real-web2",
                 "update app-service",
+                "update nat-live",
+                "update nat-real-web5",
+                "update nat-service",
                 "update echo-live",
                 "update echo-real-web1",
                 "update echo-real-web2",

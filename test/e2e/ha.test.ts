@@ -39,7 +39,15 @@ beforeAll(() => {
     // director2 runs its own firewall (ufw, enabled before lvs-dr first touched it): lvs-dr admitted
     // the service port, and VRRP and the sync daemon from the peer only; the failover goes through it.
     const rules = onVm("director2", "ufw show added").stdout;
-    for (const rule of ["ufw allow 80/tcp", "ufw allow 5300/udp", "ufw allow from 10.86.0.44 proto vrrp", "ufw allow from 10.86.0.44 to any port 8848 proto udp"]) {
+    for (const rule of [
+        "ufw allow 80/tcp",
+        "ufw allow 5300/udp",
+        "ufw allow 8000/tcp",
+        "ufw allow from 10.86.0.44 proto vrrp",
+        "ufw allow from 10.86.0.44 to any port 8848 proto udp",
+        // NAT: web5's replies are forwarded through director2 when it is active.
+        "ufw route allow from 10.86.2.55 port 80 proto tcp",
+    ]) {
         check(rules.split("\n").includes(rule), "director2", `"${rule}" is not in ufw`, rules);
     }
 });
@@ -118,6 +126,10 @@ describe("the director pair", () => {
         check(onVm(backup, "ip -o -4 addr show dev eth1").stdout.includes(` ${VIP2}/32 `), backup, `the backup did not take ${VIP2} with ${VIP}`, "");
         const app = onVm("client", `curl -sS --fail --max-time 5 http://${VIP2}:8443/`).stdout.trim();
         check(PAGES.includes(app), "client", `${VIP2}:8443 does not serve through ${backup}`, app);
+        // And web5's gateway, on its eth2: web5 answers through it (behind ufw on director2).
+        check(onVm(backup, "ip -o -4 addr show dev eth2").stdout.includes(" 10.86.2.1/32 "), backup, "the backup did not take web5's gateway", "");
+        const nat = onVm("client", `curl -sS --fail --max-time 5 http://${VIP}:8000/`).stdout.trim();
+        check(nat === "this is web5, behind NAT!", "client", `VIP:8000 (web5, NAT) does not serve through ${backup}`, nat);
         check(r.rps >= 1 && r.bodies[PAGES[0]] > 0 && r.bodies[PAGES[1]] > 0, "client", "the backup did not serve both pages", r.bodies);
         const rc = onVm("client", "cat /tmp/ha-dl.rc").stdout.trim();
         const got = onVm("client", "sha256sum < /tmp/ha-dl").stdout.split(" ")[0];

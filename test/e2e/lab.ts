@@ -115,10 +115,11 @@ const CLIENT = "10.86.0.1";
 export const PAGES = ["this is kgc web!", "this is benet web!"];
 export const CLUSTER_VMS = ["director", "web1", "web2", "nfs"];
 /**
- * The VMs day2.test.ts brings in: web3, director2, and web4 with the router in front of its network.
+ * The VMs day2.test.ts brings in: web3, director2, web4 with the router in front of its network, and
+ * web5 on the network only the directors reach (a NAT real server).
  * The cluster suite starts their boot while it waits on purpose (see there); day2 waits for them.
  */
-export const LATER_VMS = ["web3", "director2", "router", "web4"];
+export const LATER_VMS = ["web3", "director2", "router", "web4", "web5"];
 /** The director pair that day2.test.ts makes of the cluster and ha.test.ts fails over. */
 export const DIRECTORS = ["director", "director2"];
 const LOAD_DIR = "/tmp/lvs-dr-load";

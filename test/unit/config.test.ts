@@ -91,7 +91,7 @@ const cases: Array<[string, (v: Values) => void, RegExp]> = [
     ["a real server added to a VIP no service defines (the recipe's 192.168.186.180)", (v) => v.services.push({ vip: "192.168.186.180", port: 80, realServers: [{ host: "web2" }] }), /lvs-dr:services\[1\]\.vip: 192\.168\.186\.180 is not one of the director's VIPs \(lvs-dr:director\.vips: 192\.168\.86\.180\)/],
     ["an unknown scheduler", (v) => (v.services[0].scheduler = "roundrobin"), /lvs-dr:services\[0\]\.scheduler: "roundrobin" is not one of rr, wrr, lc, wlc/],
     ["an unknown protocol", (v) => (v.services[0].protocol = "sctp"), /lvs-dr:services\[0\]\.protocol: "sctp" is not one of tcp, udp/],
-    ["an unknown method", (v) => (v.services[0].method = "nat"), /lvs-dr:services\[0\]\.method: "nat" is not one of dr, tun/],
+    ["an unknown method", (v) => (v.services[0].method = "masq"), /lvs-dr:services\[0\]\.method: "masq" is not one of dr, tun, nat/],
     ["an unknown method on a real server", (v) => (v.services[0].realServers[1].method = "ipip"), /lvs-dr:services\[0\]\.realServers\[1\]\.method: "ipip" is not one of dr, tun/],
     ["a negative weight", (v) => (v.services[0].realServers[0].weight = -1), /lvs-dr:services\[0\]\.realServers\[0\]\.weight: -1 must be a whole number from 0 to 65535/],
     ["a fractional weight", (v) => (v.services[0].realServers[0].weight = 1.5), /lvs-dr:services\[0\]\.realServers\[0\]\.weight: 1\.5 must be a whole number from 0 to 65535/],
@@ -377,5 +377,52 @@ describe("tunnelled real servers (method: tun)", () => {
 
     test("the tunnelled real server above has no problem at all (the control for the refusals)", () => {
         expect(problems(remote)).toEqual([]);
+    });
+});
+
+describe("NAT real servers (method: nat)", () => {
+    /**
+     * web2 moved to a network only the director reaches (192.168.2.0/24, where the director has
+     * 192.168.2.44), reached by NAT through the gateway 192.168.2.1, on port 8080 for the service's 80.
+     */
+    const natted = (v: Values) => {
+        v.hosts.web2.address = "192.168.2.22/24";
+        v.hosts.director.otherAddresses = ["192.168.2.44/24"];
+        v["director"].nat = { gateway: "192.168.2.1/24" };
+        v.services[0].realServers[1].method = "nat";
+        v.services[0].realServers[1].port = 8080;
+        for (const e of v.nfsServers[0].exports) e.clients = "192.168.0.0/16";
+    };
+
+    test("a NAT real server keeps its own port; the director holds the gateway on its network", () => {
+        const v = dev();
+        natted(v);
+        const spec = parseClusterConfig(raw(v));
+        expect(spec.services[0].realServers.map((r) => [r.host, r.method, r.port])).toEqual([
+            ["web1", "dr", 80],
+            ["web2", "nat", 8080],
+        ]);
+        expect(spec.director.nat).toEqual({ address: "192.168.2.1", prefixLength: 24, network: "192.168.2.0/24" });
+        expect(spec.hosts.director.otherAddresses).toEqual([{ address: "192.168.2.44", prefixLength: 24, network: "192.168.2.0/24" }]);
+    });
+
+    test.each([
+        ["a NAT real server without a gateway", (v: Values) => (natted(v), delete v.director.nat), /lvs-dr:services\[0\]\.realServers\[1\]\.method: a NAT real server needs lvs-dr:director\.nat\.gateway/],
+        ["a NAT service without a gateway (named once, at the service's method)", (v: Values) => ((v.services[0].method = "nat"), delete v.services[0].realServers[0].port), /^lvs-dr:services\[0\]\.method: a NAT real server needs lvs-dr:director\.nat\.gateway[^\n]*(\n(?!.*a NAT real server needs).*)*$/],
+        ["a NAT real server outside the gateway's network", (v: Values) => (natted(v), (v.hosts.web2.address = "192.168.3.22/24")), /lvs-dr:services\[0\]\.realServers\[1\]\.host: "web2" \(192\.168\.3\.22\) is outside 192\.168\.2\.0\/24, the network of the NAT gateway/],
+        ["a director with no address in the gateway's network", (v: Values) => (natted(v), delete v.hosts.director.otherAddresses), /lvs-dr:director\.nat\.gateway: director "director" has no address in 192\.168\.2\.0\/24.*lvs-dr:hosts\.director\.otherAddresses/],
+        ["a gateway that is a host's address", (v: Values) => (natted(v), (v.director.nat.gateway = "192.168.2.44/24")), /lvs-dr:director\.nat\.gateway: 192\.168\.2\.44 is an address of host "director"/],
+        ["a gateway that is its network's address", (v: Values) => (natted(v), (v.director.nat.gateway = "192.168.2.0/24")), /lvs-dr:director\.nat\.gateway: "192\.168\.2\.0\/24" is the network address of 192\.168\.2\.0\/24/],
+        ["a port mapping with direct routing", (v: Values) => (v.services[0].realServers[1].port = 8080), /lvs-dr:services\[0\]\.realServers\[1\]\.port: 8080 differs from the service port 80; direct routing cannot change the port \(NAT can\)/],
+        ["two addresses of a host on one network", (v: Values) => (natted(v), v.hosts.director.otherAddresses.push("192.168.2.45/24")), /lvs-dr:hosts\.director\.otherAddresses\[1\]: "192\.168\.2\.45\/24" is on 192\.168\.2\.0\/24, as 192\.168\.2\.44\/24 is: one address per network/],
+        ["an address two hosts claim", (v: Values) => (natted(v), (v.hosts.director.otherAddresses = ["192.168.2.22/24"])), /lvs-dr:hosts\.(director\.otherAddresses\[0\]|web2\.address): 192\.168\.2\.22 is already an address of host/],
+        ["a loopback address", (v: Values) => (natted(v), (v.hosts.director.otherAddresses = ["127.0.0.2/8"])), /lvs-dr:hosts\.director\.otherAddresses\[0\]: "127\.0\.0\.2\/8" is a loopback address/],
+        ["a link-local address", (v: Values) => (v.hosts.web1.address = "169.254.1.11/16"), /lvs-dr:hosts\.web1\.address: "169\.254\.1\.11\/16" is a linkLocal address/],
+    ])("refuses %s, naming the field", (_what, mutate, message) => {
+        expect(problems(mutate).join("\n")).toMatch(message);
+    });
+
+    test("the NAT real server above has no problem at all (the control for the refusals)", () => {
+        expect(problems(natted)).toEqual([]);
     });
 });

@@ -242,7 +242,7 @@ describe("one LiveState per component: installs the toolkit, checks on refresh, 
     test("a toolkit is in the state by hash only: its files are read from components/scripts when installed", () => {
         const toolkit = byName("web1-live").inputs.toolkit;
         expect(toolkit.dir).toBe("/usr/local/lib/lvs-dr/real-server");
-        expect(Object.keys(toolkit.files).sort()).toEqual(["lib.sh", "live.sh", "mount.sh", "nfs-wait.sh", "sysctl.sh", "tunnel.sh", "vip.sh", "web.sh"]);
+        expect(Object.keys(toolkit.files).sort()).toEqual(["lib.sh", "live.sh", "mount.sh", "nat-route.sh", "nfs-wait.sh", "sysctl.sh", "tunnel.sh", "vip.sh", "web.sh"]);
         expect(toolkit.files["lib.sh"]).toBe(sha256(readScript("lib.sh")));
         expect(JSON.stringify(toolkit).length).toBeLessThan(1000);
         expect(Object.keys(byName("director-live").inputs.toolkit.files).sort()).toEqual(
@@ -405,6 +405,76 @@ describe("a tunnelled real server (method tun): web2 reached by IP-in-IP", () =>
         expect(web.realServers.map((r: any) => [r.host, r.method])).toEqual([
             ["web1", "dr"],
             ["web2", "tun"],
+        ]);
+    });
+});
+
+describe("a NAT real server (method nat): web2 on a network only the director reaches, port 80 mapped to 8080", () => {
+    let nat: ProgramRun;
+    let gatewayOnly: ProgramRun;
+    const resIn = (r: ProgramRun, name: string): Registered => {
+        const x = r.resources.find((y) => y.name === name);
+        if (!x) throw new Error(`no resource named ${name}; have: ${r.resources.map((y) => y.name).join(", ")}`);
+        return x;
+    };
+    const res = (name: string) => resIn(nat, name);
+    const values = (withNat: boolean) => {
+        const v = JSON.parse(JSON.stringify(stackValues("dev")));
+        v.hosts.director.otherAddresses = ["192.168.2.44/24"];
+        v.director.nat = { gateway: "192.168.2.1/24" };
+        if (withNat) {
+            v.hosts.web2.address = "192.168.2.22/24";
+            v.services[0].realServers[1].method = "nat";
+            v.services[0].realServers[1].port = 8080;
+            for (const e of v.nfsServers[0].exports) e.clients = "192.168.0.0/16";
+        }
+        return v;
+    };
+    beforeAll(async () => {
+        nat = await runProgram(values(true));
+        if (nat.error) throw nat.error;
+        gatewayOnly = await runProgram(values(false));
+        if (gatewayOnly.error) throw gatewayOnly.error;
+    });
+
+    test("the director forwards and holds the gateway on its interface in that network, opens the replies' way; web1 is as it was", () => {
+        expect(res("director-sysctl").inputs.stdin).toMatch(/'net\/ipv4\/ip_forward=1'/);
+        expect(res("director-nat-gateway").inputs.stdin).toMatch(/^VIP='192\.168\.2\.1'$/m);
+        expect(res("director-nat-gateway").inputs.stdin).toMatch(/^DEVICE='@NET@'$/m);
+        expect(res("director-nat-gateway").inputs.stdin).toMatch(/^NETWORK='192\.168\.2\.0\/24'$/m);
+        expect(res("director-keepalived").inputs.stdin).toMatch(/^NAT_REALS=\('192\.168\.2\.22:8080\/tcp'\)$/m);
+        // A single director's gateway is its own unit, not VRRP's.
+        expect(res("director-keepalived").inputs.stdin).toMatch(/^NAT_GATEWAY=''$/m);
+        expect(res("web-real-web2").inputs.stdin).toMatch(/^METHOD='nat'$/m);
+        expect(res("web-real-web2").inputs.stdin).toMatch(/^REAL_PORT='8080'$/m);
+        // Checked at its own address and port, not through the VIP.
+        expect(res("web-real-web2").inputs.stdin).toMatch(/^CHECK_MARK='0'$/m);
+        expect(res("web-real-web1").inputs.stdin).toBe(byName("web-real-web1").inputs.stdin);
+    });
+
+    test("web2 routes its replies through the gateway, holds no VIP and needs no ARP settings, and listens on 8080", () => {
+        expect(res("web2-nat-route").inputs.stdin).toMatch(/^GATEWAY='192\.168\.2\.1'$/m);
+        expect(nat.resources.some((r) => r.name === "web2-vip-192.168.86.180")).toBe(false);
+        expect(nat.resources.some((r) => r.name === "web2-arp")).toBe(false);
+        expect(res("web2-web").inputs.stdin).toMatch(/^PORTS=\('8080\/tcp'\)$/m);
+        // web1, direct-routed, is as it was.
+        expect(nat.resources.some((r) => r.name === "web1-nat-route")).toBe(false);
+        for (const n of ["web1-arp", "web1-vip-192.168.86.180", "web1-web"]) expect(res(n).inputs.stdin).toBe(byName(n).inputs.stdin);
+    });
+
+    test("a gateway in the config without a NAT real server changes nothing on any host (the control: with one, it does)", () => {
+        const cmds = (r: ProgramRun) => r.resources.filter((x) => x.type === COMMAND).map((x) => `${x.name}\n${x.inputs.stdin ?? ""}`).sort();
+        expect(cmds(gatewayOnly)).toEqual(cmds(run));
+        expect(cmds(nat)).not.toEqual(cmds(run));
+    });
+
+    test("the outputs name the gateway and each real server's method and port", () => {
+        expect(nat.outputs.natGateway).toBe("192.168.2.1");
+        expect(run.outputs.natGateway).toBeNull();
+        const web = (nat.outputs.services as any[]).find((s) => s.name === "web");
+        expect(web.realServers.map((r: any) => [r.host, r.method, r.port])).toEqual([
+            ["web1", "dr", 80],
+            ["web2", "nat", 8080],
         ]);
     });
 });

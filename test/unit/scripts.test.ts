@@ -123,7 +123,7 @@ describe("the toolkit installer (as root, into a folder of this test)", () => {
         }
         expect(fs.readdirSync(lib).sort()).toEqual([".owner", ...Object.keys(t.files)].sort());
         expect(fs.readFileSync(path.join(lib, ".owner"), "utf8")).toBe("web1\n");
-        expect(first.stdout.toString()).toMatch(/lvs-dr web1-live: apply: 8 change\(s\)\n$/);
+        expect(first.stdout.toString()).toMatch(/lvs-dr web1-live: apply: 9 change\(s\)\n$/);
         const second = spawnSync("bash", ["-s", "apply"], { input: renderInstall(t, "web1-live", "web1") });
         expect(second.stdout.toString()).toBe("lvs-dr web1-live: apply: no changes\n");
     });
@@ -631,7 +631,7 @@ describe("keepalived's config as the scripts render it (checked by the real keep
      * of this test, with the parameters the programs' plans give them; returns keepalived -t's exit
      * status and words.
      */
-    function render(pair: boolean, extra = ""): { status: number; out: string; dir: string; vrrp: { status: number; out: string } | null } {
+    function render(pair: boolean, extra = "", nat = false): { status: number; out: string; dir: string; vrrp: { status: number; out: string } | null } {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-ka-"));
         const ka = path.join(dir, "keepalived");
         const q = shellQuote;
@@ -650,8 +650,19 @@ describe("keepalived's config as the scripts render it (checked by the real keep
             : "VIPS=() STATIC_VIPS=(10.86.0.180) PEER= PRIORITY=0 ROUTER_ID=0 VRRP_VERSION=0 ADVERT= AUTH_PASS= SYNC_ID=0";
         // keepalived -t reads the interfaces: VRRP needs one of this machine's, and not lo.
         const iface = Object.entries(os.networkInterfaces()).find(([, addrs]) => addrs?.some((a) => !a.internal))?.[0] ?? "lo";
-        fs.writeFileSync(path.join(ka, "keepalived.conf"), sh("keepalived.sh", `${main}; render_main`) + extra);
-        if (pair) fs.writeFileSync(path.join(ka, "vrrp.conf"), sh("keepalived.sh", `${main}; render_vrrp ${iface}`));
+        // A NAT real server's gateway (a pair's VRRP holds it, on the interface found in its network).
+        const natParams = nat ? ` NAT_GATEWAY=10.86.2.1 NAT_NETWORK=10.86.2.0/24 NAT_IFACE=${iface} NAT_REALS=(10.86.2.55:80/tcp)` : "";
+        fs.writeFileSync(path.join(ka, "keepalived.conf"), sh("keepalived.sh", `${main}${natParams}; render_main`) + extra);
+        if (pair) fs.writeFileSync(path.join(ka, "vrrp.conf"), sh("keepalived.sh", `${main}${natParams}; render_vrrp ${iface}`));
+        if (nat) {
+            // Port 8000 of the VIP, mapped to port 80 of a NAT real server, checked there.
+            const id = "tcp-10.86.0.180-8000";
+            const params = `SERVICE_ID=${id} PROTOCOL=tcp VIP=10.86.0.180 PORT=8000`;
+            fs.mkdirSync(path.join(ka, "services", id), { recursive: true });
+            fs.writeFileSync(path.join(ka, "services", `${id}.conf`), sh("ipvs-service.sh", `${params} SCHEDULER=rr PERSISTENCE=0; render`));
+            const real = `${params} REAL_ADDRESS=10.86.2.55 REAL_PORT=80 WEIGHT=1 METHOD=nat CHECK_TYPE=tcp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=1 CHECK_TIMEOUT=0.5 CHECK_RETRY=1 CHECK_RETRY_DELAY=0.5 CHECK_MARK=0`;
+            fs.writeFileSync(path.join(ka, "services", id, "10.86.2.55-80.conf"), sh("ipvs-real.sh", `${real}; render_real 1`));
+        }
         for (const [id, proto, port] of [["tcp-10.86.0.180-80", "tcp", 80], ["udp-10.86.0.180-53", "udp", 53]] as const) {
             fs.writeFileSync(
                 path.join(ka, "services", `${id}.conf`),
@@ -735,6 +746,29 @@ describe("keepalived's config as the scripts render it (checked by the real keep
         }
     });
 
+    test.each([
+        ["a single director", false],
+        ["a pair, whose VRRP holds the gateway", true],
+    ])("a NAT real server (port 8000 mapped to 80, checked at its own address and port), %s: keepalived accepts it", (_what, pair) => {
+        const { status, out, dir, vrrp } = render(pair, "", true);
+        try {
+            expect(out).toBe("");
+            expect(status).toBe(0);
+            const real = fs.readFileSync(path.join(dir, "keepalived", "services", "tcp-10.86.0.180-8000", "10.86.2.55-80.conf"), "utf8");
+            expect(real).toMatch(/^real_server 10\.86\.2\.55 80 \{\n\s+weight 1\n\s+lvs_method NAT\n/m);
+            expect(real).toMatch(/^\s+connect_port 80$/m);
+            expect(real).not.toMatch(/connect_ip|fwmark/);
+            if (pair) {
+                expect(vrrp).toEqual({ status: 0, out: "" });
+                // Excluded from adverts, like the second VIP: a gateway added or removed changes no advert.
+                const conf = fs.readFileSync(path.join(dir, "keepalived", "vrrp.conf"), "utf8");
+                expect(conf).toMatch(/virtual_ipaddress_excluded \{\n\s+10\.86\.0\.181\/32 dev \S+\n\s+10\.86\.2\.1\/32 dev \S+\n\s+\}/);
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     test("a broken file is refused by keepalived -t (the control: this check can fail)", () => {
         const { status, out, dir } = render(true, "virtual_server 10.86.0.180 81 {\n    lvs_sched rr\n    wieght 3\n}\n");
         fs.rmSync(dir, { recursive: true, force: true });
@@ -809,6 +843,66 @@ describe("keepalived's config as the scripts render it (checked by the real keep
     });
 });
 
+describe("a NAT real server's routing (nat-route.sh) in a network namespace of this test, with the real ip", () => {
+    /**
+     * Runs `body` after lib.sh and nat-route.sh in a new network namespace (unshare -n) with a veth
+     * holding 10.86.2.55/24 (the real server's data address): the unit's ExecStart lines are run as
+     * systemd would, and the script's own view of the rules and table is printed.
+     */
+    const inNetns = (body: string) => {
+        const script = [
+            "set -e",
+            "ip link add v0 type veth peer name v1; ip link set v0 up; ip link set v1 up; ip addr add 10.86.2.55/24 dev v0",
+            `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}; LVS_RESOURCE=test DATA_ADDRESS=10.86.2.55 DATA_IFACE= GATEWAY=10.86.2.1`,
+            `. ${shellQuote(path.join(SCRIPT_DIR, "nat-route.sh"))}`,
+            // What the unit runs at start (its ExecStartPre waits for the address, which is there).
+            "render_unit \"$(data_iface)\" | sed -n 's/^ExecStart=//p' | while read -r line; do $line; done",
+            body,
+        ].join("\n");
+        const r = spawnSync("unshare", ["-n", "bash", "-c", script], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        return r.stdout;
+    };
+
+    test("the unit's rules and table are what the script checks for (no drift after a start), and the interface is found by network", () => {
+        const out = inNetns(['[ "$(live_rules)" = "$(nat_rules)" ] && echo rules-ok', '[ "$(live_route)" = "$(nat_route v0)" ] && echo route-ok', "net_iface 10.86.2.0/24"].join("\n"));
+        expect(out).toBe("rules-ok\nroute-ok\nv0\n");
+    });
+
+    test("a rule deleted by hand is seen (the control for the comparison above)", () => {
+        const out = inNetns(['ip -4 rule del pref 19541', '[ "$(live_rules)" = "$(nat_rules)" ] && echo rules-ok || echo rules-drift', '[ "$(live_route)" = "$(nat_route v0)" ] && echo route-ok'].join("\n"));
+        expect(out).toBe("rules-drift\nroute-ok\n");
+    });
+});
+
+describe("the director's notrack table (keepalived.sh), checked by the real nft -c", () => {
+    const check = (text: string) => {
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-nft-")), "t.nft");
+        fs.writeFileSync(file, text);
+        const r = spawnSync("nft", ["-c", "-f", file], { encoding: "utf8" });
+        fs.rmSync(path.dirname(file), { recursive: true, force: true });
+        return { status: r.status, out: `${r.stdout}${r.stderr}` };
+    };
+    const render = (params: string) => {
+        const r = spawnSync("bash", ["-c", `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}; LVS_RESOURCE=test; . ${shellQuote(path.join(SCRIPT_DIR, "keepalived.sh"))}; ${params}; render_notrack`], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        return r.stdout;
+    };
+
+    test("with a NAT real server: its replies to clients untracked, those to the director's own addresses tracked; nft accepts it", () => {
+        const table = render("VIPS=(10.86.0.180) STATIC_VIPS=() PORTS=(80/tcp 8000/tcp) NAT_REALS=(10.86.2.55:80/tcp)");
+        expect(table).toMatch(/^\s+ip daddr \{ 10\.86\.0\.180 \} tcp dport 8000 notrack$/m);
+        expect(table).toMatch(/^\s+ip saddr 10\.86\.2\.55 tcp sport 80 fib daddr type != local notrack$/m);
+        expect(check(table)).toEqual({ status: 0, out: "" });
+    });
+
+    test("a broken rule is refused by nft -c (the control: this check can fail)", () => {
+        const table = render("VIPS=(10.86.0.180) STATIC_VIPS=() PORTS=(80/tcp) NAT_REALS=(10.86.2.55:80/tcp)").replace("fib daddr type", "fib daddr kind");
+        expect(check(table).status).not.toBe(0);
+    });
+});
+
 describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-ins of ufw and firewalld", () => {
     /** Runs `body` after lib.sh with the stand-ins in `bin` first on PATH and `stubs` defined; returns its output. */
     function runFirewallScript(dir: string, bin: string, stubs: string[], body: string): string {
@@ -850,11 +944,14 @@ describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-
                     `rules=${shellQuote(rules)}`,
                     `echo "$1" >>${shellQuote(calls)}`,
                     'form() { [[ "$*" =~ ^allow\\ ([0-9]+/(tcp|udp)|from\\ [0-9.]+\\ proto\\ [a-z]+|from\\ [0-9.]+\\ to\\ any\\ port\\ [0-9]+\\ proto\\ (tcp|udp))$ ]] || { echo "ERROR: Bad rule: $*" >&2; exit 1; }; }',
+                    // ufw 0.36: `ufw route allow ...` adds a forwarding rule, `ufw route delete allow ...` deletes one.
+                    'rform() { [[ "$*" =~ ^allow\\ from\\ [0-9.]+\\ port\\ [0-9]+\\ proto\\ (tcp|udp)$ ]] || { echo "ERROR: Bad route rule: $*" >&2; exit 1; }; }',
                     'case "$1" in',
                     'status) echo "Status: active" ;;',
                     'show) echo "Added user rules (see \'ufw status\' for running firewall):"; cat "$rules" ;;',
                     'allow) form "$@"; grep -qxF "ufw $*" "$rules" || echo "ufw $*" >>"$rules" ;;',
                     'delete) shift; form "$@"; grep -vxF "ufw $*" "$rules" >"$rules.new"; mv "$rules.new" "$rules" ;;',
+                    'route) shift; if [ "$1" = delete ]; then shift; rform "$@"; grep -vxF "ufw route $*" "$rules" >"$rules.new"; mv "$rules.new" "$rules"; else rform "$@"; grep -qxF "ufw route $*" "$rules" || echo "ufw route $*" >>"$rules"; fi ;;',
                     '*) echo "ERROR: $*" >&2; exit 1 ;;',
                     "esac",
                 ].join("\n"),
@@ -908,6 +1005,33 @@ describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-
         expect(out).not.toMatch(/^ufw allow from 10\.86\.0\.45/m);
         expect(out).not.toMatch(/drift:/);
         expect(rules).toEqual(["ufw allow 22/tcp"]);
+    });
+
+    test("a NAT real server's replies: a route rule from its address and port, checked, then closed and revoked", () => {
+        const { out, rules } = withUfw(
+            [
+                "fw_sync director 80/tcp route:8080/tcp@10.86.2.55",
+                "fw_check director 80/tcp route:8080/tcp@10.86.2.55",
+                "echo checked",
+                "fw_sync director 80/tcp",
+                "ufw show added",
+                "fw_sync director 80/tcp route:8080/tcp@10.86.2.55",
+                "fw_revoke director",
+            ].join("\n"),
+        );
+        expect(out).toMatch(/changed: opened route:8080\/tcp@10\.86\.2\.55 in ufw\n(.*\n)*checked\n/);
+        expect(out.split("checked")[0]).not.toMatch(/drift:/);
+        // Closed when no longer wanted (ufw route delete), and revoked with the rest.
+        expect(out).toMatch(/changed: closed route:8080\/tcp@10\.86\.2\.55 in ufw/);
+        expect(out.split("checked")[1]).not.toMatch(/^ufw route allow/m);
+        expect(rules).toEqual(["ufw allow 22/tcp"]);
+    });
+
+    test("a route rule deleted by hand is drift (the control for the check above)", () => {
+        const { out } = withUfw(
+            ["fw_sync director route:8080/tcp@10.86.2.55", "ufw route delete allow from 10.86.2.55 port 8080 proto tcp", "UFW_ADDED_READ=no", "fw_check director route:8080/tcp@10.86.2.55"].join("\n"),
+        );
+        expect(out).toMatch(/drift: route:8080\/tcp@10\.86\.2\.55 is not open in ufw/);
     });
 
     test("a rule deleted by hand is drift (the control: fw_check can see an absence)", () => {
@@ -985,6 +1109,13 @@ describe("firewall rules (fw_sync, fw_check, fw_revoke in lib.sh) against stand-
         const revoked = withFirewalld([`fw_sync director ${pairRules}`, "fw_revoke director"].join("\n"));
         expect(revoked.permanent).toEqual(["port 22/tcp"]);
         expect(revoked.runtime).toEqual(["port 22/tcp"]);
+    });
+
+    test("firewalld: a NAT real server's forwarding is left to the user with a warning (no rule, no drift); the port rule beside it is made (the control)", () => {
+        const { out, permanent } = withFirewalld(["fw_sync director 80/tcp route:8080/tcp@10.86.2.55", "fw_check director 80/tcp route:8080/tcp@10.86.2.55"].join("\n"));
+        expect(out).toMatch(/warning: firewalld is active: .*let the director forward 8080\/tcp@10\.86\.2\.55/);
+        expect(out).not.toMatch(/drift:/);
+        expect(permanent).toEqual(["port 22/tcp", "port 80/tcp"]);
     });
 
     test("firewalld: a rich rule deleted by hand is drift, and the next sync puts it back", () => {
