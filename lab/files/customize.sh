@@ -16,6 +16,10 @@ install -D -m 0644 "$files/ssh-service-lab.conf" "$root/etc/systemd/system/ssh.s
 rm -f "$root"/etc/ssh/ssh_host_*
 # No password for anyone: root's is locked ('*' is never a valid hash).
 chroot "$root" usermod -p '*' root
+# No message of the day: Debian's sshd PAM stack runs /etc/update-motd.d (run-parts, a shell, uname) at
+# every session, commands included, and an emulated VM pays for each program started.
+sed -i '/pam_motd\.so/d' "$root/etc/pam.d/sshd"
+grep -q pam_motd "$root/etc/pam.d/sshd" && { echo "customize.sh: pam_motd still in /etc/pam.d/sshd" >&2; exit 1; }
 
 # Do not load drivers for emulated hardware no VM uses.
 install -m 0644 "$files/modprobe-lab.conf" "$root/etc/modprobe.d/lab.conf"
