@@ -12,6 +12,9 @@
 # With --tun, also the reply-path offload of a tunnelled real server (method tun): web4, in the lab's
 # second network one router away (router and web4 boot too), joins the service; 10 MB downloads
 # through the VIP until one went to web4, its figure taken like DR's (goal: at most 0.3 %).
+# With --nat, also a NAT service (VIP:8000 -> web5:80, method nat): web5, on the lab's third network
+# that only the director reaches (web5 boots too), serves a 10 MB file from its own disk; its figure
+# is taken like DR's, to show the difference (NAT's replies all pass through the director).
 # With --pair, also the director pair and its checks (director2 boots too), on VRRPv3 and VRRPv2,
 # each at its default advert interval and the default checks, under the checked load of
 # test/e2e/load.sh (its failed requests counted) and a probe (scripts/bench-probe.sh: a request every
@@ -26,12 +29,13 @@
 #     between, so this is the outage itself
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PAIR=no TUN=no
+PAIR=no TUN=no NAT=no
 for arg in "$@"; do
     case "$arg" in
         --pair) PAIR=yes ;;
         --tun) TUN=yes ;;
-        *) echo "usage: npm run bench [-- --tun] [-- --pair]" >&2; exit 2 ;;
+        --nat) NAT=yes ;;
+        *) echo "usage: npm run bench [-- --tun] [-- --nat] [-- --pair]" >&2; exit 2 ;;
     esac
 done
 VIP=10.86.0.180
@@ -84,13 +88,14 @@ pulumi preview --refresh >/dev/null
 preview_refresh=$(since "$t")
 
 on nfs "head -c 10485760 /dev/urandom > /srv/lvs/kgc/big.bin && cp /srv/lvs/kgc/big.bin /srv/lvs/benet/big.bin"
-# download [PORT]: one 10 MB download through the VIP (from client port PORT); sets dir_tx and cli_rx
-# (bytes the director's eth1 sent, the client's eth1 received, meanwhile) and offload (their ratio, %).
+# download [PORT [URL]]: one 10 MB download through the VIP (from client port PORT; URL defaults to
+# big.bin on port 80); sets dir_tx and cli_rx (bytes the director's eth1 sent, the client's eth1
+# received, meanwhile) and offload (their ratio, %).
 download() {
     local dir_tx0 cli_rx0
     dir_tx0=$(on director cat /sys/class/net/eth1/statistics/tx_bytes)
     cli_rx0=$(on client cat /sys/class/net/eth1/statistics/rx_bytes)
-    on client "curl -sS --fail ${1:+--local-port $1} -o /dev/null http://$VIP/big.bin"
+    on client "curl -sS --fail ${1:+--local-port $1} -o /dev/null ${2:-http://$VIP/big.bin}"
     dir_tx=$(($(on director cat /sys/class/net/eth1/statistics/tx_bytes) - dir_tx0))
     cli_rx=$(($(on client cat /sys/class/net/eth1/statistics/rx_bytes) - cli_rx0))
     offload=$(printf '%.2f' "$(echo "scale=4; 100 * $dir_tx / $cli_rx" | bc)")
@@ -126,6 +131,24 @@ if [ "$TUN" = yes ]; then
     [ -n "$dir_tx" ] || { echo "bench: no download went to web4 in 6 tries" >&2; exit 1; }
     tun_line=$(printf '  reply-path offload, tun (10 MB from web4, one router away): director eth1 sent %d B, client received %d B: %.2f %%' "$dir_tx" "$cli_rx" "$offload")
     tun_json=$(printf ',\n  "tun_offload_director_tx_bytes": %d,\n  "tun_offload_client_rx_bytes": %d,\n  "tun_offload_percent": %s' "$dir_tx" "$cli_rx" "$offload")
+fi
+
+nat_json=""
+nat_line=""
+if [ "$NAT" = yes ]; then
+    bash lab/lab.sh start web5 >/dev/null
+    on web5 "head -c 10485760 /dev/urandom > /var/www/html/big.bin"
+    svc="lvs-dr:services[1]"
+    pulumi config set --path "$svc.name" nat
+    pulumi config set --path "$svc.vip" "$VIP"
+    pulumi config set --path --type int "$svc.port" 8000
+    pulumi config set --path "$svc.realServers[0].host" web5
+    pulumi config set --path "$svc.realServers[0].method" nat
+    pulumi config set --path --type int "$svc.realServers[0].port" 80
+    pulumi up --yes --skip-preview >/dev/null
+    download "" "http://$VIP:8000/big.bin"
+    nat_line=$(printf '  reply-path offload, nat (10 MB from web5 behind the director): director eth1 sent %d B, client received %d B: %.2f %%' "$dir_tx" "$cli_rx" "$offload")
+    nat_json=$(printf ',\n  "nat_offload_director_tx_bytes": %d,\n  "nat_offload_client_rx_bytes": %d,\n  "nat_offload_percent": %s' "$dir_tx" "$cli_rx" "$offload")
 fi
 
 pair_json=""
@@ -217,6 +240,7 @@ printf '  pulumi preview --refresh:      %6.1f s\n' "$preview_refresh"
 printf '  state (pulumi stack export):   %6d bytes\n' "$state_bytes"
 printf '  reply-path offload (10 MB):    director eth1 sent %d B, client received %d B: %.2f %%\n' "$dr_tx" "$dr_rx" "$dr_offload"
 [ -z "$tun_line" ] || printf '%s\n' "$tun_line"
+[ -z "$nat_line" ] || printf '%s\n' "$nat_line"
 printf '  requests/s via VIP vs direct:  %.1f vs %.1f (ratio %.2f)\n' "$vip_rps" "$direct_rps" "$ratio"
 printf '%s' "$pair_lines"
 
@@ -237,7 +261,7 @@ cat >"$RESULTS" <<JSON
   "offload_percent": $dr_offload,
   "vip_rps": $(printf '%.1f' "$vip_rps"),
   "direct_rps": $(printf '%.1f' "$direct_rps"),
-  "vip_direct_ratio": $ratio$tun_json$pair_json
+  "vip_direct_ratio": $ratio$tun_json$nat_json$pair_json
 }
 JSON
 echo "  (written to $RESULTS)"
