@@ -14,6 +14,7 @@
 #   lab/lab.sh config              (re)write the stack config file from the running lab
 #   lab/lab.sh key-path            print the lab's SSH private key path (for `pulumi config set --secret`)
 #   lab/lab.sh known-hosts-path    print the lab's known_hosts path
+#   lab/lab.sh pids                print "NAME PID" for each running VM (the tests' CPU accounting)
 #
 # VMs (data plane 10.86.0.0/24 on eth1, one VDE switch; SSH on 127.0.0.1:PORT_BASE+i through eth0):
 #   client 10.86.0.1 (+0)  director 10.86.0.44 (+1)  web1 10.86.0.11 (+2)  web2 10.86.0.22 (+3)  nfs 10.86.0.77 (+4)
@@ -762,6 +763,11 @@ start)
 	cmd_start "$@"
 	;;
 config) cmd_config ;;
+pids)
+	for name in "${VMS[@]}"; do
+		if pid=$(vm_pid "$name"); then echo "$name $pid"; fi
+	done
+	;;
 key-path)
 	[ -s "$KEY" ] || die "no lab key at $KEY: run lab/lab.sh up"
 	echo "$KEY"

@@ -27,8 +27,60 @@ const started = Date.now();
  */
 export function step(name: string): void {
     if (failedStep) throw new Error(`${name}: not run, because an earlier step failed (${failedStep})`);
+    reportCpu();
     currentStep = name;
     process.stderr.write(`\n[e2e ${new Date().toISOString().slice(11, 19)} +${Math.round((Date.now() - started) / 1000)}s] ${name}\n`);
+}
+
+/** CPU time so far: the machine's busy jiffies, and each running VM's qemu (user + system). */
+interface CpuSample {
+    at: number;
+    busy: number;
+    vms: Record<string, number>;
+}
+let lastCpu: CpuSample | undefined;
+const TICKS = 100; // USER_HZ: /proc's clock ticks per second on Linux
+
+function cpuSample(): CpuSample {
+    // /proc/stat's first line: cpu user nice system idle iowait irq softirq steal ...
+    const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const busy = f.reduce((a, b) => a + b, 0) - f[3] - f[4];
+    const vms: Record<string, number> = {};
+    const pids = spawnSync("bash", ["lab/lab.sh", "pids"], { cwd: ROOT, encoding: "utf8" }).stdout ?? "";
+    for (const [vm, pid] of pids.trim().split("\n").filter(Boolean).map((l) => l.split(" "))) {
+        try {
+            // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15.
+            const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+            const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            vms[vm] = Number(rest[11]) + Number(rest[12]);
+        } catch {
+            // gone since lab.sh listed it
+        }
+    }
+    return { at: Date.now(), busy, vms };
+}
+
+/**
+ * Where the last step's CPU went (the lab is CPU-bound: two cores for all the VMs): the machine's
+ * busy CPU-seconds over its wall time, each VM's share (a VM that stopped or started meanwhile counts
+ * what it used while both samples saw it), and the rest (the engine, the tests, anything else).
+ */
+function reportCpu(): void {
+    const now = cpuSample();
+    const prev = lastCpu;
+    lastCpu = now;
+    if (!prev) return;
+    const wall = (now.at - prev.at) / 1000;
+    const busy = (now.busy - prev.busy) / TICKS;
+    const used = Object.entries(now.vms)
+        .filter(([vm]) => prev.vms[vm] !== undefined)
+        .map(([vm, t]) => [vm, (t - prev.vms[vm]) / TICKS] as const)
+        .sort((a, b) => b[1] - a[1]);
+    const vmSum = used.reduce((a, [, t]) => a + t, 0);
+    process.stderr.write(
+        `[e2e] cpu: ${busy.toFixed(0)} s busy in ${wall.toFixed(0)} s (${os.cpus().length} cores); ` +
+            `${used.filter(([, t]) => t >= 0.5).map(([vm, t]) => `${vm} ${t.toFixed(0)}`).join(", ")}; other ${(busy - vmSum).toFixed(0)}\n`,
+    );
 }
 
 /** Whether a step of this file failed (cleanup then leaves the lab as it is, for a look). */
