@@ -473,6 +473,12 @@ write_stack_config() {
 			      protocol: tcp
 			      scheduler: rr
 			      method: dr
+			      healthCheck:
+			        type: tcp
+			        interval: 2
+			        timeout: 1
+			        retryDelay: 1
+			        failuresBeforeDown: 3
 			      realServers:
 			        - host: web1
 			        - host: web2

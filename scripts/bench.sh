@@ -174,6 +174,8 @@ if [ "$PAIR" = yes ]; then
     out_of_table() { on "$1" "until ! ipvsadm -S -n | grep -q -- '-r 10.86.0.11:80 '; do sleep 0.2; done"; }
     bash lab/lab.sh start director2 >/dev/null
     pulumi config rm --path lvs-dr:director.host >/dev/null
+    # lvs-dr's default check timers, not the lab's more patient ones (lab/README.md, "Check timers").
+    pulumi config rm --path 'lvs-dr:services[0].healthCheck' >/dev/null
     pulumi config set --path 'lvs-dr:director.hosts[0]' director
     pulumi config set --path 'lvs-dr:director.hosts[1]' director2
     for version in 3 2; do
