@@ -156,6 +156,20 @@ ssh_opts() {
 		-o HostKeyAlgorithms=ssh-ed25519 -o IdentitiesOnly=yes -o IdentityAgent=none -i "$KEY"
 		-o ConnectTimeout=15 -o ServerAliveInterval=5 -o ServerAliveCountMax=4 -o LogLevel=ERROR)
 }
+# The commands of `lab.sh ssh` (the tests run hundreds) share one SSH connection per VM: a master
+# that ssh starts with the first of them and ends after a minute without use. A login costs an
+# emulated VM a key exchange, sshd's PAM stack and a fork; a command on the shared connection costs
+# it only the fork. The master notices at once when the VM goes away (a power cut kills qemu, whose
+# port forward it went through; a reboot ends sshd's side of it), and reboot, kill and down close it
+# first anyway. Everything else (probe, reboot's own command, up's waits) logs in afresh.
+mux_path() { echo "$STATE/run/ssh-$1.sock"; }
+mux_close() {
+	local sock
+	sock=$(mux_path "$1")
+	[ -S "$sock" ] || return 0
+	ssh -F /dev/null -o ControlPath="$sock" -O exit "lab-$1" >/dev/null 2>&1 || true
+	rm -f "$sock"
+}
 # vm_ssh NAME ARGS...: run ARGS on the VM (non-interactive).
 vm_ssh() {
 	local name=$1
@@ -602,6 +616,7 @@ cmd_down() {
 	lock
 	local name pid procs=()
 	for name in "${VMS[@]}"; do
+		mux_close "$name"
 		if pid=$(vm_pid "$name"); then procs+=("$name:$pid"); fi
 	done
 	[ "${#procs[@]}" -eq 0 ] || stop_pids "${procs[@]}"
@@ -669,7 +684,8 @@ cmd_ssh() {
 	ssh_opts
 	local tty=()
 	[ $# -eq 0 ] && [ -t 0 ] && tty=(-t)
-	exec ssh "${SSH_OPTS[@]}" "${tty[@]}" -p "$(vm_port "$name")" root@127.0.0.1 "$@"
+	exec ssh "${SSH_OPTS[@]}" -o ControlMaster=auto -o ControlPath="$(mux_path "$name")" -o ControlPersist=60 \
+		"${tty[@]}" -p "$(vm_port "$name")" root@127.0.0.1 "$@"
 }
 
 cmd_reboot() {
@@ -684,6 +700,7 @@ cmd_reboot() {
 	done
 	local start=$SECONDS
 	for name in "$@"; do
+		mux_close "$name"
 		# The connection may drop as the VM goes down: the exit status says nothing.
 		timeout 30 ssh "${SSH_OPTS[@]}" -p "$(vm_port "$name")" root@127.0.0.1 systemctl reboot </dev/null >/dev/null 2>&1 || true
 		log "$name: rebooting"
@@ -701,6 +718,7 @@ cmd_kill() {
 	for name in "$@"; do
 		pid=$(vm_pid "$name") || die "$name is not running"
 		kill -KILL "$pid"
+		mux_close "$name"
 		log "$name: power cut (qemu pid $pid killed)"
 	done
 }
