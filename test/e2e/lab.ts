@@ -184,14 +184,23 @@ const MIN_RPS = 5;
 
 /** Edits the lab stack's config (a test owns Pulumi.lab.yaml while it runs). */
 export function editConfig(edit: (config: any) => void): void {
-    const doc = parseDocument(fs.readFileSync(STACK_FILE, "utf8"));
-    const config = doc.get("config", true) as any;
-    const plain = config.toJSON();
+    fs.writeFileSync(STACK_FILE, editConfigText(fs.readFileSync(STACK_FILE, "utf8"), edit));
+}
+
+/**
+ * A stack config file's text with `edit` applied to its lvs-dr entries (the rest, comments and the
+ * secret kept as they are). One object placed twice is written out twice: the YAML library would
+ * otherwise write an anchor and aliases, which the next edit read back as `{ source: "a1" }` (a cold
+ * run's day2 lost the check type of two services that way).
+ */
+export function editConfigText(text: string, edit: (config: any) => void): string {
+    const doc = parseDocument(text);
+    const plain = (doc.toJS() as { config: Record<string, unknown> }).config;
     edit(plain);
     for (const [k, v] of Object.entries(plain)) {
-        if (k.startsWith("lvs-dr:") && k !== "lvs-dr:sshPrivateKey") doc.setIn(["config", k], doc.createNode(v));
+        if (k.startsWith("lvs-dr:") && k !== "lvs-dr:sshPrivateKey") doc.setIn(["config", k], doc.createNode(v, { aliasDuplicateObjects: false }));
     }
-    fs.writeFileSync(STACK_FILE, doc.toString());
+    return doc.toString();
 }
 
 /** The lab stack's config as it is now (to put it back later). */
