@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ClusterSpec, parseClusterConfig, PROJECT, RawConfig, ServiceSpec } from "./config";
+import { ClusterSpec, parseClusterConfig, PROJECT, RawConfig, RealServerRef, ServiceSpec } from "./config";
 import { Director } from "./director";
 import { HostTarget } from "./host";
 import { NfsServer, exportLine } from "./nfsServer";
@@ -53,30 +53,21 @@ export function servicePorts(services: ServiceSpec[]): string[] {
 }
 
 /**
- * The ports `host` serves these services on, as PORT/PROTO, each once: the service's, or a NAT real
- * server's own port when the director maps the service's port to it.
+ * The ports real server `r` of `s` serves on, as PORT/PROTO: a firewall-mark service's ports, else
+ * its own port (a NAT real server's may differ from the service's: the director maps it).
  */
-export function realServerPorts(services: ServiceSpec[], host: string): string[] {
-    return [
-        ...new Set(
-            services.flatMap((s) => {
-                const r = s.realServers.find((x) => x.host === host);
-                if (!r) return [];
-                return (s.fwmark ? s.ports : [r.port]).map((p) => `${p}/${s.protocol}`);
-            }),
-        ),
-    ];
+function realPorts(s: ServiceSpec, r: RealServerRef): string[] {
+    return (s.fwmark ? s.ports : [r.port]).map((p) => `${p}/${s.protocol}`);
 }
 
-/** The NAT real servers of these services, as ADDRESS:PORT/PROTO, each once (a firewall-mark service's with each of its ports). */
+/** The ports `host` serves these services on, as PORT/PROTO, each once. */
+export function realServerPorts(services: ServiceSpec[], host: string): string[] {
+    return [...new Set(services.flatMap((s) => s.realServers.filter((r) => r.host === host).flatMap((r) => realPorts(s, r))))];
+}
+
+/** The NAT real servers of these services, as ADDRESS:PORT/PROTO, each once. */
 export function natReals(services: ServiceSpec[]): string[] {
-    return [
-        ...new Set(
-            services.flatMap((s) =>
-                s.realServers.filter((r) => r.method === "nat").flatMap((r) => (s.fwmark ? s.ports : [r.port]).map((p) => `${r.address}:${p}/${s.protocol}`)),
-            ),
-        ),
-    ];
+    return [...new Set(services.flatMap((s) => s.realServers.filter((r) => r.method === "nat").flatMap((r) => realPorts(s, r).map((p) => `${r.address}:${p}`))))];
 }
 
 export function deployCluster(spec: ClusterSpec): Cluster {
@@ -96,14 +87,17 @@ export function deployCluster(spec: ClusterSpec): Cluster {
     const realServers: Record<string, RealServer> = {};
     for (const host of spec.realServerHosts) {
         const served = spec.services.filter((s) => s.realServers.some((r) => r.host === host));
-        const by = (method: string) => served.filter((s) => s.realServers.some((r) => r.host === host && r.method === method));
+        // The VIPs of the services it is a real server of by a method `ok` accepts.
+        const vipsBy = (ok: (method: RealServerRef["method"]) => boolean) => [
+            ...new Set(served.filter((s) => s.realServers.some((r) => r.host === host && ok(r.method))).map((s) => s.vip)),
+        ];
         realServers[host] = new RealServer(host, {
             host: target(host),
             // A NAT real server gets the director's rewritten packets, for its own address: no VIP.
-            vips: [...new Set(served.filter((s) => s.realServers.some((r) => r.host === host && r.method !== "nat")).map((s) => s.vip))],
+            vips: vipsBy((m) => m !== "nat"),
             // The VIPs it is a tunnelled real server for: held on tunl0 instead of lo.
-            tunnelVips: [...new Set(by("tun").map((s) => s.vip))],
-            natGateway: by("nat").length > 0 ? spec.director.nat?.address : undefined,
+            tunnelVips: vipsBy((m) => m === "tun"),
+            natGateway: vipsBy((m) => m === "nat").length > 0 ? spec.director.nat?.address : undefined,
             webServer: spec.webServer,
             ports: realServerPorts(served, host),
             mounts: spec.mounts

@@ -114,6 +114,11 @@ export function inNetwork(address: string, network: string): boolean {
     return ipaddr.IPv4.parse(address).match(ipaddr.IPv4.parseCIDR(network));
 }
 
+/** Where address `k` of host `host` is in the config: 0 its address, then its otherAddresses. */
+function addressAt(host: string, k: number): string {
+    return k === 0 ? at("hosts", host, "address") : at("hosts", host, "otherAddresses", k - 1);
+}
+
 /** Address ranges (ipaddr.js's names) that no host's data address may be in. */
 const UNREACHABLE = new Set(["unspecified", "broadcast", "multicast", "linkLocal", "loopback"]);
 
@@ -165,7 +170,7 @@ export function normalizeHosts(
         const others = h.otherAddresses.map(hostAddress);
         const networks = new Map<string, string>([[network, h.address]]);
         [main, ...others].forEach((a, k) => {
-            const where = k === 0 ? hostAt("address") : hostAt("otherAddresses", k - 1);
+            const where = addressAt(hostName_, k);
             const cidr = k === 0 ? h.address : h.otherAddresses[k - 1];
             const range = ipaddr.IPv4.parse(a.address).range();
             if (isNetworkAddress(a)) {
@@ -202,7 +207,7 @@ export function normalizeHosts(
     const byAddress = new Map<string, string>();
     for (const h of Object.values(hosts)) {
         addressesOf(h).forEach((address, k) => {
-            const where = k === 0 ? at("hosts", h.name, "address") : at("hosts", h.name, "otherAddresses", k - 1);
+            const where = addressAt(h.name, k);
             const other = byAddress.get(address);
             if (other) problems.push(`${where}: ${address} is already an address of host "${other}"`);
             else byAddress.set(address, h.name);

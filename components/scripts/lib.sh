@@ -776,7 +776,8 @@ selinux_bool_restore() {
 KA_DIR=/etc/lvs-dr/keepalived
 KA_UNIT=lvs-dr-keepalived.service
 
-ka_running() { systemctl is-active --quiet "$KA_UNIT"; }
+# ka_running [UNIT]: whether keepalived (the checks', or UNIT: a pair's VRRP) runs.
+ka_running() { systemctl is-active --quiet "${1:-$KA_UNIT}"; }
 
 # The folders keepalived.conf includes from: an include that matches no file is fine, one whose
 # folder is gone is an error (a remove takes away our empty folders).
@@ -826,7 +827,7 @@ ka_write() {
 # runs (at start it reads it anyway).
 ka_reload() {
     local unit=${1:-$KA_UNIT}
-    if systemctl is-active --quiet "$unit"; then
+    if ka_running "$unit"; then
         ka_dirs
         systemctl reload "$unit"
         changed "reloaded $unit"
