@@ -21,6 +21,8 @@
 #   web3 10.86.0.33 (+5)  director2 10.86.0.45 (+6)  router 10.86.0.254 and 10.86.1.254 (+7)
 #   web4 10.86.1.44 (+8): a web server in another network (10.86.1.0/24, a second switch), reached
 #   through router (directors and nfs route 10.86.1.0/24 through it), for tunnelled real servers.
+#   web5 10.86.2.55 (+9): a NAT real server on a third network (10.86.2.0/24, switch-nat) that only the
+#   directors are also on (eth2: director 10.86.2.44, director2 10.86.2.45), with no route of its own.
 #
 # Environment:
 #   LVS_DR_CACHE           cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/lvs-dr): images/ and lab/
