@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ClusterSpec, parseClusterConfig, PROJECT, RawConfig, RealServerRef, ServiceSpec } from "./config";
+import { familyOf } from "./config/common";
 import { Director } from "./director";
 import { HostTarget } from "./host";
 import { NfsServer, exportLine } from "./nfsServer";
@@ -168,6 +169,8 @@ export function clusterOutputs(spec: ClusterSpec) {
         services: spec.services.map((s) => ({
             name: s.name,
             vip: s.vip,
+            /** The VIP's address family: 4 or 6. */
+            family: familyOf(s.vip),
             port: s.port,
             /** Every port: [port], or a firewall-mark service's ports. */
             ports: s.ports,

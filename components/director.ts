@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { IpvsTuning, VrrpSpec } from "./config";
+import { addressId, familyOf } from "./config/common";
 import { HostAddress } from "./config/hosts";
 import { deployHostPlan, HostPlan, HostTarget, PlannedCommand, vipCommand } from "./host";
 import { LiveState } from "./liveState";
@@ -8,7 +9,7 @@ import { LiveState } from "./liveState";
 export interface DirectorArgs {
     /** The director host. */
     host: HostTarget;
-    /** The VIPs it holds, each as a /32 on its data-plane interface. */
+    /** The VIPs it holds, each as a /32 (an IPv6 one as a /128) on its data-plane interface. */
     vips: string[];
     /** IPVS schedulers its services use; their modules are loaded at boot. */
     schedulers: string[];
@@ -46,8 +47,11 @@ export interface DirectorPairArgs {
     authPass?: pulumi.Input<string>;
 }
 
-/** Kernel settings of a director (paths under /proc/sys; @IFACE@ is the data-plane interface). */
-export function directorSysctls(ipvs: IpvsTuning, checksThroughVip = false, nat = false): string[] {
+/**
+ * Kernel settings of a director (paths under /proc/sys; @IFACE@ is the data-plane interface). With
+ * IPv6 VIPs (`ipv6`), ICMPv6 redirects are refused as IPv4's are.
+ */
+export function directorSysctls(ipvs: IpvsTuning, checksThroughVip = false, nat = false, ipv6 = false): string[] {
     const flag = (b: boolean) => (b ? 1 : 0);
     // `all` and the data interface decide (the kernel ORs or ANDs them, see ip-sysctl.rst). Not
     // `default`: set at boot, it would be copied into every interface created after it (the
@@ -62,6 +66,7 @@ export function directorSysctls(ipvs: IpvsTuning, checksThroughVip = false, nat 
         // Not forwarding makes it a host, and a host obeys ICMP redirects: nobody may reroute its
         // replies to clients (or its health checks) with a forged redirect.
         ...everywhere("accept_redirects", 0),
+        ...(ipv6 ? ["all", "@IFACE@"].map((dev) => `net/ipv6/conf/${dev}/accept_redirects=0`) : []),
         // Day-2 operations: drains and removals that do not strand clients.
         `net/ipv4/vs/expire_nodest_conn=${flag(ipvs.expireNodestConn)}`,
         `net/ipv4/vs/expire_quiescent_template=${flag(ipvs.expireQuiescentTemplate)}`,
@@ -94,7 +99,7 @@ export function directorPlan(name: string, args: Omit<DirectorArgs, "host">): Ho
                 name: `${name}-sysctl`,
                 concern: "sysctl",
                 object: "sysctl-director",
-                params: { NAME: "director", SETTINGS: directorSysctls(args.ipvs, args.checksThroughVip, !!args.nat) },
+                params: { NAME: "director", SETTINGS: directorSysctls(args.ipvs, args.checksThroughVip, !!args.nat, args.vips.some((v) => familyOf(v) === 6)) },
                 after: [`${name}-ipvs-modules`],
             },
             {
@@ -170,7 +175,7 @@ export class Director extends pulumi.ComponentResource {
         this.modules = commands[`${name}-ipvs-modules`];
         this.sysctl = commands[`${name}-sysctl`];
         this.keepalived = commands[`${name}-keepalived`];
-        if (!args.pair) for (const vip of args.vips) this.vipCommands[vip] = commands[`${name}-vip-${vip}`];
+        if (!args.pair) for (const vip of args.vips) this.vipCommands[vip] = commands[`${name}-vip-${addressId(vip)}`];
         this.registerOutputs({ host: args.host.spec.name, address: args.host.spec.address, vips: args.vips, pair: !!args.pair });
     }
 }

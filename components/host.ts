@@ -7,6 +7,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { HostSpec } from "./config";
+import { addressId, familyOf } from "./config/common";
 import { LiveConnection, LiveState } from "./liveState";
 import { commandLine, Concern, Kind, ParamValue, Params, renderScript, renderToolkit, ResourceScript, toolkitDir } from "./script";
 
@@ -81,11 +82,13 @@ export interface PlannedCommand {
 export function vipCommand(component: string, vip: string, on: "director" | "real-server" | "tunnel", after: string): PlannedCommand {
     const director = on === "director";
     const device = director ? "@IFACE@" : on === "tunnel" ? "tunl0" : "lo";
+    // An IPv6 VIP on lo needs no route of its own: the address puts it in the local table.
+    const hostRoute = !director && familyOf(vip) === 4;
     return {
-        name: `${component}-vip-${vip}`,
+        name: `${component}-vip-${addressId(vip)}`,
         concern: "vip",
-        object: `vip-${vip}`,
-        params: { VIP: vip, DEVICE: device, HOST_ROUTE: director ? "no" : "yes", ANNOUNCE: director ? "yes" : "no" },
+        object: `vip-${addressId(vip)}`,
+        params: { VIP: vip, DEVICE: device, HOST_ROUTE: hostRoute ? "yes" : "no", ANNOUNCE: director ? "yes" : "no" },
         identity: [vip],
         after: [after],
     };

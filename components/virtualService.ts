@@ -2,7 +2,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { RealServerRef, ServiceSpec } from "./config";
 import { CHECK_MARK_BASE } from "./config/services";
-import { pickMarks } from "./config/common";
+import { familyOf, pickMarks } from "./config/common";
+import { addressOf } from "./config/hosts";
 import { Director } from "./director";
 import { deployHostPlan, HostPlan } from "./host";
 import { LiveState } from "./liveState";
@@ -36,8 +37,14 @@ export function checkMarks(services: ServiceSpec[]): Map<string, number> {
  * director rewrites each packet's destination to the real server's own address and port), so a check
  * through the VIP would see nothing that a check of that address and port does not: it is checked there.
  */
-export function checkParams(s: ServiceSpec, mark: number, method: RealServerRef["method"] = "dr"): Record<string, string | number> {
+export function checkParams(
+    s: ServiceSpec,
+    mark: number,
+    method: RealServerRef["method"] = "dr",
+    from?: string,
+): Record<string, string | number> {
     const c = s.healthCheck;
+    const through = c.throughVip && method !== "nat";
     return {
         CHECK_TYPE: c.type,
         CHECK_PATH: c.type === "http" ? c.path : "",
@@ -47,11 +54,18 @@ export function checkParams(s: ServiceSpec, mark: number, method: RealServerRef[
         CHECK_TIMEOUT: String(c.timeout),
         CHECK_RETRY: c.failuresBeforeDown - 1,
         CHECK_RETRY_DELAY: String(c.retryDelay),
-        CHECK_MARK: c.throughVip && method !== "nat" ? mark : 0,
+        CHECK_MARK: through ? mark : 0,
+        // An IPv6 service's checks through the VIP leave from the director's IPv6 address (`from`).
+        ...(through && from !== undefined ? { CHECK_FROM: from } : {}),
         // Only when set (the other checks' commands stay as they were).
         ...(c.type === "udp" && c.payload !== undefined ? { CHECK_PAYLOAD: Buffer.from(c.payload, "utf8").toString("hex") } : {}),
         ...(c.type === "udp" && c.requireReply ? { CHECK_REPLY: "yes" } : {}),
     };
+}
+
+/** Where the director's checks of an IPv6 service leave from: its IPv6 address; undefined for IPv4. */
+function checkSource(s: ServiceSpec, director: Director): string | undefined {
+    return familyOf(s.vip) === 6 ? addressOf(director.target.spec, 6)?.address : undefined;
 }
 
 /** What names a service in IPVS: its protocol, VIP and port, or its firewall mark. */
@@ -105,7 +119,7 @@ export function virtualServicePlan(name: string, args: VirtualServiceArgs, direc
                         WEIGHT: r.weight,
                         DRAIN_TIMEOUT: s.drainTimeout,
                         DRAIN_IDLE: s.drainIdle,
-                        ...checkParams(s, mark, r.method),
+                        ...checkParams(s, mark, r.method, checkSource(s, director)),
                         // A tunnelled or NAT real server also has its method (a direct-routing one's command is as before).
                         ...(r.method === "dr" ? {} : { METHOD: r.method }),
                     },

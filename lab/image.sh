@@ -30,7 +30,7 @@ PACKAGES=(
 	ipvsadm keepalived nftables ufw
 	apache2
 	nfs-kernel-server nfs-common
-	curl iputils-ping arping tcpdump
+	curl iputils-ping arping tcpdump ndisc6
 	socat
 )
 

@@ -43,6 +43,46 @@ export function formatIssue(issue: z.core.$ZodIssue, root: unknown): string {
     return `${fieldPath(issue.path)}: ${JSON.stringify(value)} ${issue.message.replace(/^Invalid input: /, "")}`;
 }
 
+/** An address's family: 6 when it is an IPv6 address (as checked by `ip`), else 4. */
+export type Family = 4 | 6;
+export function familyOf(address: string): Family {
+    return address.includes(":") ? 6 : 4;
+}
+
+/** Whether `s` is an IPv6 address written plainly: no zone (%eth0), no dotted IPv4 part. */
+function isPlainIPv6(s: string): boolean {
+    return ipaddr.IPv6.isValid(s) && !/[%.]/.test(s);
+}
+
+/** `s` as the kernel, ipvsadm and keepalived print it: IPv6 compressed and in lower case (RFC 5952). */
+export function canonicalAddress(s: string): string {
+    return familyOf(s) === 6 ? ipaddr.IPv6.parse(s).toString() : s;
+}
+
+/** An address as a part of a resource or object name (no ':', which Pulumi's URNs use): "fd86::180" -> "fd86--180". */
+export function addressId(address: string): string {
+    return address.replace(/:/g, "-");
+}
+
+/** An IPv4 or IPv6 address, normalized (canonicalAddress). */
+export const ip = z
+    .string()
+    .refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s) || isPlainIPv6(s), {
+        message: "is not an IPv4 or IPv6 address (like 192.168.86.180 or fd86::180)",
+    })
+    .transform(canonicalAddress);
+/** An IPv4 or IPv6 address with its network's prefix length, the address normalized. */
+export const ipCidr = z
+    .string()
+    .refine(
+        (s) => {
+            const [a, prefix, ...rest] = s.split("/");
+            return rest.length === 0 && (ipaddr.IPv4.isValidCIDRFourPartDecimal(s) || (isPlainIPv6(a) && /^\d{1,3}$/.test(prefix ?? "") && ipaddr.IPv6.isValidCIDR(s)));
+        },
+        { message: "is not an IPv4 or IPv6 address with a prefix length (like 192.168.86.44/24 or fd86::44/64)" },
+    )
+    .transform((s) => `${canonicalAddress(s.split("/")[0])}/${s.split("/")[1]}`);
+
 export const ipv4 = z.string().refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), {
     message: "is not an IPv4 address (four decimal parts, like 192.168.86.180)",
 });

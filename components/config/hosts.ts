@@ -3,7 +3,7 @@
  */
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { at, ipv4Cidr, name, port, Problems } from "./common";
+import { at, Family, familyOf, ipCidr, ipv4Cidr, name, port, Problems } from "./common";
 
 export const DEFAULT_PRIVATE_KEY_SECRET = "sshPrivateKey";
 
@@ -69,10 +69,11 @@ export const hostSchema = z.strictObject({
     address: ipv4Cidr,
     /**
      * The host's addresses on other networks, with their prefix lengths: a director's address on the
-     * network of its NAT real servers (`director.nat.gateway`). lvs-dr does not configure them; it
-     * finds the interface that holds each on the host.
+     * network of its NAT real servers (`director.nat.gateway`), and its IPv6 address (fd86::44/64),
+     * which IPv6 services use. lvs-dr does not configure them; it finds the interface that holds each
+     * on the host.
      */
-    otherAddresses: z.array(ipv4Cidr).max(8).default([]),
+    otherAddresses: z.array(ipCidr).max(8).default([]),
     interface: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, { message: "is not a network interface name" }).optional(),
     ssh: sshSchema.default({}),
 });
@@ -89,19 +90,23 @@ export type SshSpec = Required<Pick<z.infer<typeof sshSchema>, "host" | "port" |
 export interface HostAddress {
     address: string;
     prefixLength: number;
-    /** Like 192.168.86.0/24. */
+    /** Like 192.168.86.0/24 or fd86::/64. */
     network: string;
 }
 
-/** `cidr` (checked by ipv4Cidr) as a HostAddress. */
+/** `cidr` (checked by ipCidr) as a HostAddress. */
 export function hostAddress(cidr: string): HostAddress {
-    const [addr, prefix] = ipaddr.IPv4.parseCIDR(cidr);
-    return { address: addr.toString(), prefixLength: prefix, network: `${ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()}/${prefix}` };
+    const [addr, prefix] = ipaddr.parseCIDR(cidr);
+    const network = addr.kind() === "ipv6" ? ipaddr.IPv6.networkAddressFromCIDR(cidr) : ipaddr.IPv4.networkAddressFromCIDR(cidr);
+    return { address: addr.toString(), prefixLength: prefix, network: `${network.toString()}/${prefix}` };
 }
 
-/** Whether `a` is its network's own address (with a prefix under /31, where there is one). */
+/**
+ * Whether `a` is its network's own address: IPv4's network address (with a prefix under /31, where
+ * there is one), IPv6's subnet-router anycast address (under /127).
+ */
 export function isNetworkAddress(a: HostAddress): boolean {
-    return a.prefixLength < 31 && a.address === a.network.split("/")[0];
+    return a.prefixLength < (familyOf(a.address) === 6 ? 127 : 31) && a.address === a.network.split("/")[0];
 }
 
 /** Every address of a host: its data-plane address first, then its other addresses. */
@@ -109,9 +114,21 @@ export function addressesOf(h: HostSpec): string[] {
     return [h.address, ...h.otherAddresses.map((a) => a.address)];
 }
 
-/** Whether `address` is in `network` (like 10.86.2.0/24). */
+/** Whether `address` is in `network` (like 10.86.2.0/24 or fd86::/64; never in one of the other family). */
 export function inNetwork(address: string, network: string): boolean {
-    return ipaddr.IPv4.parse(address).match(ipaddr.IPv4.parseCIDR(network));
+    const addr = ipaddr.parse(address);
+    const cidr = ipaddr.parseCIDR(network);
+    return addr.kind() === cidr[0].kind() && addr.match(cidr);
+}
+
+/**
+ * The host's address of `family` to use in `network` (the one there, when it has one), else its first
+ * of that family: its data-plane address first, then its other addresses. Undefined when it has none.
+ */
+export function addressOf(h: HostSpec, family: Family, network?: string): HostAddress | undefined {
+    const all: HostAddress[] = [{ address: h.address, prefixLength: h.prefixLength, network: h.network }, ...h.otherAddresses];
+    const ofFamily = all.filter((a) => familyOf(a.address) === family);
+    return ofFamily.find((a) => network !== undefined && a.network === network) ?? ofFamily[0];
 }
 
 /** Where address `k` of host `host` is in the config: 0 its address, then its otherAddresses. */
@@ -120,7 +137,7 @@ function addressAt(host: string, k: number): string {
 }
 
 /** Address ranges (ipaddr.js's names) that no host's data address may be in. */
-const UNREACHABLE = new Set(["unspecified", "broadcast", "multicast", "linkLocal", "loopback"]);
+const UNREACHABLE = new Set(["unspecified", "broadcast", "multicast", "linkLocal", "loopback", "ipv4Mapped"]);
 
 export interface HostSpec {
     name: string;
@@ -172,7 +189,7 @@ export function normalizeHosts(
         [main, ...others].forEach((a, k) => {
             const where = addressAt(hostName_, k);
             const cidr = k === 0 ? h.address : h.otherAddresses[k - 1];
-            const range = ipaddr.IPv4.parse(a.address).range();
+            const range = ipaddr.parse(a.address).range();
             if (isNetworkAddress(a)) {
                 problems.push(`${where}: "${cidr}" is the network address, not a host address`);
             } else if (UNREACHABLE.has(range)) {

@@ -3,8 +3,8 @@
  */
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { at, ipv4, ipv4Cidr, name, pickMarks, port, Problems } from "./common";
-import { addressesOf, HostAddress, hostAddress, Hosts, inNetwork, isNetworkAddress } from "./hosts";
+import { at, familyOf, ip, ipv4Cidr, name, pickMarks, port, Problems } from "./common";
+import { addressesOf, addressOf, HostAddress, hostAddress, Hosts, HostSpec, inNetwork, isNetworkAddress } from "./hosts";
 
 /** Every IPVS scheduler the Linux kernel ships (ipvsadm(8), net/netfilter/ipvs). */
 export const SCHEDULERS = [
@@ -122,7 +122,8 @@ export type HealthCheckSpec = z.infer<typeof healthCheckSchema>;
 
 export const serviceSchema = z.strictObject({
     name: name.optional(),
-    vip: ipv4,
+    /** One of the director's VIPs, IPv4 or IPv6 (an IPv6 service's hosts use their IPv6 addresses). */
+    vip: ip,
     /** The service's port: an IPVS service VIP:PORT. */
     port: port.optional(),
     /**
@@ -210,7 +211,8 @@ export const directorSchema = z.strictObject({
     host: name.optional(),
     /** ...a pair: the VIPs move between them by VRRP. */
     hosts: z.array(name).min(1).max(2).optional(),
-    vips: z.array(ipv4).min(1),
+    /** IPv4 and IPv6 VIPs; each director needs an address of each family it holds VIPs of. */
+    vips: z.array(ip).min(1),
     ipvs: ipvsTuningSchema.default({ expireNodestConn: true, expireQuiescentTemplate: true, connReuseMode: 3, sloppyTcp: false }),
     vrrp: vrrpSchema.optional(),
     sync: syncSchema.optional(),
@@ -279,24 +281,50 @@ export function normalizeDirector(raw: z.infer<typeof directorSchema>, hosts: Ho
     const director = directors[0];
     const vipSet = new Set<string>();
     raw.vips.forEach((vip, i) => {
-        if (vipSet.has(vip)) problems.push(`${at("director", "vips", i)}: ${vip} is listed twice`);
+        const where = at("director", "vips", i);
+        if (vipSet.has(vip)) problems.push(`${where}: ${vip} is listed twice`);
         vipSet.add(vip);
         const owner = hosts.byAddress.get(vip);
-        if (owner) problems.push(`${at("director", "vips", i)}: VIP ${vip} is the address of host "${owner}"`);
+        if (owner) problems.push(`${where}: VIP ${vip} is the address of host "${owner}"`);
         for (const h of Object.values(hosts.hosts)) {
-            if (h.ssh.host === vip) problems.push(`${at("director", "vips", i)}: VIP ${vip} is the SSH address of host "${h.name}"`);
+            if (h.ssh.host === vip) problems.push(`${where}: VIP ${vip} is the SSH address of host "${h.name}"`);
         }
-        if (director && director.prefixLength < 31) {
-            const cidr = `${director.address}/${director.prefixLength}`;
-            const special = [
-                ["network", ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()],
-                ["broadcast", ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toString()],
-            ].find(([, a]) => a === vip);
-            if (special) {
-                problems.push(`${at("director", "vips", i)}: VIP ${vip} is the ${special[0]} address of the director's network ${director.network}`);
+        const family = familyOf(vip);
+        // Each director holds it on its interface in its network of that family, and sends checks from there.
+        directors.forEach((d, k) => {
+            if (d && !addressOf(d, family)) {
+                problems.push(
+                    `${where}: the IPv6 VIP ${vip} needs an IPv6 address on director "${d.name}" (on the real servers' segment): ` +
+                        `add it to ${at("hosts", d.name, "otherAddresses")}`,
+                );
             }
+            if (k === 1 && family === 6 && d && directors[0]) {
+                const a = addressOf(directors[0], 6);
+                const b = addressOf(d, 6);
+                if (a && b && a.network !== b.network) {
+                    problems.push(`${at("hosts", d.name, "otherAddresses")}: "${d.name}"'s IPv6 address ${b.address} is not on ${a.network}, the network of "${directors[0].name}": VRRP moves the VIPs within one segment`);
+                }
+            }
+        });
+        const own = director ? addressOf(director, family) : undefined;
+        if (own && own.prefixLength < (family === 6 ? 127 : 31)) {
+            const cidr = `${own.address}/${own.prefixLength}`;
+            const special: [string, string][] =
+                family === 6
+                    ? [["subnet-router anycast", ipaddr.IPv6.networkAddressFromCIDR(cidr).toString()]]
+                    : [
+                          ["network", ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()],
+                          ["broadcast", ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toString()],
+                      ];
+            const hit = special.find(([, a]) => a === vip);
+            if (hit) problems.push(`${where}: VIP ${vip} is the ${hit[0]} address of the director's network ${own.network}`);
         }
     });
+    if (pair && raw.vips.every((v) => familyOf(v) === 6)) {
+        problems.push(
+            `${at("director", "vips")}: a pair needs an IPv4 VIP: VRRP runs between the directors' IPv4 addresses and its adverts carry the first IPv4 VIP (IPv6 VIPs move with it)`,
+        );
+    }
     const nat = raw.nat ? natGateway(raw.nat.gateway, names, hosts, problems) : undefined;
     return { hosts: names, vips: [...vipSet], ipvs: raw.ipvs, vrrp, syncId: pair ? raw.sync?.id : undefined, nat };
 }
@@ -320,6 +348,11 @@ function natGateway(cidr: string, directors: string[], hosts: Hosts, problems: P
         }
     }
     return gw;
+}
+
+/** A real server's address for a service of `family`: its data-plane address, or its IPv6 one (in `network` when it has one there). */
+function realAddress(h: HostSpec, family: 4 | 6, network: string | undefined): string | undefined {
+    return family === 4 ? h.address : addressOf(h, 6, network)?.address;
 }
 
 /** The services, checked against the director and the hosts; also the real server hosts, in config order. */
@@ -366,13 +399,16 @@ export function normalizeServices(
             else serviceKeys.set(key, i);
         });
         const port0 = ports[0] ?? 0;
-        const svcName = s.name ?? `${s.protocol}-${marked ? ports.join("-") : port0}-${s.vip.replace(/\./g, "-")}`;
+        const svcName = s.name ?? `${s.protocol}-${marked ? ports.join("-") : port0}-${s.vip.replace(/[.:]/g, "-")}`;
         if (serviceNames.has(svcName)) {
             problems.push(`${svcAt("name")}: "${svcName}" is already the name of services[${serviceNames.get(svcName)}]`);
         }
         serviceNames.set(svcName, i);
         const seen = new Map<string, number>();
         const reals: RealServerRef[] = [];
+        const family = familyOf(s.vip);
+        // The director's network of the VIP's family: where direct routing reaches its real servers.
+        const directorNet = directorHost ? addressOf(directorHost, family)?.network : undefined;
         s.realServers.forEach((r, j) => {
             const rAt = (...p: PropertyKey[]) => svcAt("realServers", j, ...p);
             const h = hosts.require(r.host, rAt("host"));
@@ -390,9 +426,19 @@ export function normalizeServices(
             if (director.hosts.includes(h.name)) {
                 problems.push(`${rAt("host")}: "${h.name}" is the director; a director cannot also be a real server here`);
             }
-            if (directorHost && method === "dr" && !ipaddr.IPv4.parse(h.address).match(ipaddr.IPv4.parseCIDR(directorHost.network))) {
+            if (family === 6 && method !== "dr") {
+                problems.push(`${r.method ? rAt("method") : svcAt("method")}: lvs-dr builds IPv6 services (VIP ${s.vip}) with direct routing only; ${methodName} is IPv4 only`);
+            }
+            const own = realAddress(h, family, directorNet);
+            if (!own) {
                 problems.push(
-                    `${rAt("host")}: "${h.name}" (${h.address}) is outside the director's network ${directorHost.network}; ` +
+                    `${rAt("host")}: "${h.name}" has no IPv6 address, which the IPv6 VIP ${s.vip} needs: add it to ${at("hosts", h.name, "otherAddresses")}`,
+                );
+                return;
+            }
+            if (directorNet && method === "dr" && !inNetwork(own, directorNet)) {
+                problems.push(
+                    `${rAt("host")}: "${h.name}" (${own}) is outside the director's network ${directorNet}; ` +
                         `direct routing needs real servers on the director's segment (method: tun reaches other networks)`,
                 );
             }
@@ -407,7 +453,7 @@ export function normalizeServices(
                 );
             }
             if (!realServerHosts.includes(h.name)) realServerHosts.push(h.name);
-            reals.push({ host: h.name, address: h.address, port: rport, weight: r.weight, method });
+            reals.push({ host: h.name, address: own, port: rport, weight: r.weight, method });
         });
         const healthCheck = s.healthCheck ?? healthCheckSchema.parse({ type: s.protocol === "udp" ? "udp" : "tcp" });
         const checkAt = (...p: PropertyKey[]) => svcAt("healthCheck", ...p);

@@ -15,7 +15,8 @@
 # tunnelled real server METHOD=tun (IP-in-IP, ipvsadm -i), of a NAT one METHOD=nat (masquerading,
 # ipvsadm -m: REAL_PORT may differ from PORT, and its check goes to REAL_ADDRESS:REAL_PORT itself,
 # CHECK_MARK 0), else direct routing; of a udp check optionally CHECK_PAYLOAD (hex) and
-# CHECK_REPLY=yes (only a reply passes).
+# CHECK_REPLY=yes (only a reply passes); of an IPv6 service CHECK_FROM, the director's IPv6 address
+# its checks through the VIP leave from (an IPv4 service's leave from DATA_ADDRESS).
 real_file() { printf '%s/services/%s/%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 check_file_path() { printf '%s/checks/%s-%s-%s.conf\n' "$KA_DIR" "$SERVICE_ID" "$REAL_ADDRESS" "$REAL_PORT"; }
 
@@ -46,14 +47,14 @@ real_args() {
 
 # The real server as `ipvsadm -S -n` prints it, with weight $1.
 desired_args() {
-    real_args "${1:-$WEIGHT}" "$REAL_ADDRESS:$REAL_PORT" "$(svc_flag)" "$(svc_addr)"
+    real_args "${1:-$WEIGHT}" "$(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT")" "$(svc_flag)" "$(svc_addr)"
     DESIRED=("${REAL_ARGS[@]}")
 }
-live_line() { ipvs_line "-a $(svc_flag) $(svc_addr) -r $REAL_ADDRESS:$REAL_PORT "; }
+live_line() { ipvs_line "-a $(svc_flag) $(svc_addr) -r $(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT") "; }
 has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
 # The real server of the check's fwmark service, as `ipvsadm -S -n` prints it.
 check_real_line() {
-    real_args 1 "$REAL_ADDRESS:0" -f "$CHECK_MARK"
+    real_args 1 "$(ipvs_addr "$REAL_ADDRESS" 0)" -f "$CHECK_MARK"
     echo "${REAL_ARGS[*]}"
 }
 # Whether the fwmark service of the check through the VIP is in the table as `ipvsadm -S -n` prints
@@ -61,7 +62,7 @@ check_real_line() {
 mark_in_table() {
     [ "$CHECK_MARK" != 0 ] || return 0
     [ "$(ipvs_line "-A -f $CHECK_MARK ")" = "-A -f $CHECK_MARK -s rr" ] &&
-        [ "$(ipvs_line "-a -f $CHECK_MARK -r $REAL_ADDRESS:0 ")" = "$(check_real_line)" ]
+        [ "$(ipvs_line "-a -f $CHECK_MARK -r $(ipvs_addr "$REAL_ADDRESS" 0) ")" = "$(check_real_line)" ]
 }
 # Whether keepalived holds this real server's check as failing (it is then out of the table on purpose).
 check_fails() { [ "$(ka_alive "$REAL_ADDRESS" "$REAL_PORT")" != yes ]; }
@@ -92,7 +93,7 @@ render_real() {
         printf '        }\n'
     fi
     if [ "$CHECK_MARK" != 0 ]; then
-        printf '        connect_ip %s\n        bindto %s\n        fwmark %s\n' "$VIP" "$DATA_ADDRESS" "$CHECK_MARK"
+        printf '        connect_ip %s\n        bindto %s\n        fwmark %s\n' "$VIP" "${CHECK_FROM:-$DATA_ADDRESS}" "$CHECK_MARK"
     fi
     # A udp check's datagram (hex) and whether only a reply passes.
     [ -z "${CHECK_PAYLOAD:-}" ] || printf '        payload %s\n' "$CHECK_PAYLOAD"
@@ -131,7 +132,14 @@ established_connections() {
     # Of a firewall-mark service: to the VIP on one of its ports, and to the real server on that port.
     ipvsadm -L -n -c | awk -v vip="$VIP" -v rs="$REAL_ADDRESS" -v rport="$REAL_PORT" -v ports="${ports[*]}" -v timeout="$1" '
         BEGIN { n = split(ports, p, " "); for (i = 1; i <= n; i++) want[p[i]] = 1 }
-        $3 == "ESTABLISHED" && split($5, v, ":") == 2 && split($6, d, ":") == 2 && v[1] == vip && (v[2] in want) &&
+        # ADDRESS:PORT into a[1], a[2] (an IPv6 address in brackets: [fd86::180]:80).
+        function hostport(s, a,    i) {
+            i = match(s, /:[0-9]+$/)
+            if (i == 0) return 0
+            a[1] = substr(s, 1, i - 1); a[2] = substr(s, i + 1); gsub(/[][]/, "", a[1])
+            return 1
+        }
+        $3 == "ESTABLISHED" && hostport($5, v) && hostport($6, d) && v[1] == vip && (v[2] in want) &&
             d[1] == rs && d[2] == (rport == 0 ? v[2] : rport) {
             n = split($2, part, ":"); left = 0
             for (i = 1; i <= n; i++) left = left * 60 + part[i]
@@ -168,7 +176,7 @@ lvs_apply() {
         # The check's path was deleted by hand (ipvsadm -C): put it back, so the check can pass.
         ipvsadm -D -f "$CHECK_MARK" 2>/dev/null || true
         ipvsadm -A -f "$CHECK_MARK" -s rr
-        real_args 1 "$REAL_ADDRESS" -f "$CHECK_MARK"
+        real_args 1 "$(ipvs_addr "$REAL_ADDRESS")" -f "$CHECK_MARK"
         ipvsadm "${REAL_ARGS[@]}"
         changed "restored the fwmark service $CHECK_MARK of the check through the VIP"
         ka_wait "seen the check of $REAL_ADDRESS:$REAL_PORT pass again" has_weight "$WEIGHT" || true

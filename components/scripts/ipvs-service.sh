@@ -21,12 +21,12 @@ render_marks() {
     list=$(printf '%s, ' "${PORTS[@]}")
     cat <<NFT
 # Managed by lvs-dr ($LVS_RESOURCE): packets to $VIP, $PROTOCOL ports ${list%, }, marked $FWMARK for IPVS.
-table ip $table
-delete table ip $table
-table ip $table {
+table inet $table
+delete table inet $table
+table inet $table {
     chain prerouting {
         type filter hook prerouting priority mangle; policy accept;
-        ip daddr $VIP $PROTOCOL dport { ${list%, } } meta mark set $FWMARK
+        $(nft_ip "$VIP") daddr $VIP $PROTOCOL dport { ${list%, } } meta mark set $FWMARK
     }
 }
 NFT
@@ -56,17 +56,19 @@ guard_on() {
         say "warning: nft is not installed: a connection arriving during the scheduler switch may be refused"
         return 0
     fi
+    local icmp=icmp
+    [[ $VIP != *:* ]] || icmp=icmpv6
     nft -f - <<NFT
-table ip $GUARD_TABLE {
+table inet $GUARD_TABLE {
     chain output {
         type filter hook output priority 0; policy accept;
-        ip saddr $VIP icmp type destination-unreachable icmp code port-unreachable drop
+        $(nft_ip "$VIP") saddr $VIP $icmp type destination-unreachable $icmp code port-unreachable drop
     }
 }
 NFT
 }
 guard_off() {
-    if command -v nft >/dev/null 2>&1; then nft delete table ip "$GUARD_TABLE" 2>/dev/null || true; fi
+    if command -v nft >/dev/null 2>&1; then nft delete table inet "$GUARD_TABLE" 2>/dev/null || true; fi
 }
 
 render() {

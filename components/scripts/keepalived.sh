@@ -42,11 +42,14 @@ lvs_units() {
 # (a SYN-ACK: invalid): they are not tracked either. Replies to the director's own address are (the
 # health checks' connections, which a firewall admits as established).
 render_notrack() {
-    local vips=("${VIPS[@]}" "${STATIC_VIPS[@]}") list port proto rules=() real addr
-    list=$(printf '%s, ' "${vips[@]}")
+    local vip v4="" v6="" port proto rules=() real addr
+    for vip in "${VIPS[@]}" "${STATIC_VIPS[@]}"; do
+        if [[ $vip == *:* ]]; then v6+="$vip, "; else v4+="$vip, "; fi
+    done
     for port in "${PORTS[@]}"; do
         proto=${port#*/}
-        rules+=("        ip daddr { ${list%, } } $proto dport ${port%/*} notrack")
+        [ -z "$v4" ] || rules+=("        ip daddr { ${v4%, } } $proto dport ${port%/*} notrack")
+        [ -z "$v6" ] || rules+=("        ip6 daddr { ${v6%, } } $proto dport ${port%/*} notrack")
     done
     for real in "${NAT_REALS[@]}"; do
         addr=${real%:*} port=${real#*:}
@@ -54,9 +57,9 @@ render_notrack() {
     done
     cat <<NFT
 # Managed by lvs-dr ($LVS_RESOURCE): the VIPs' service traffic is not tracked (see keepalived.sh).
-table ip lvs_dr_notrack
-delete table ip lvs_dr_notrack
-table ip lvs_dr_notrack {
+table inet lvs_dr_notrack
+delete table inet lvs_dr_notrack
+table inet lvs_dr_notrack {
     chain prerouting {
         type filter hook prerouting priority raw; policy accept;
 $(printf '%s\n' "${rules[@]}")
@@ -117,15 +120,22 @@ CONF
     # An advert carries the addresses of virtual_ipaddress, and a backup drops adverts whose count is
     # not its own (keepalived 2.2.7: "received an unexpected ip number count"). A service with a new
     # VIP reloads both directors one after the other: in between, the backup would drop the master's
-    # adverts and take the VIPs 1.8 s later. So adverts carry one address, the first VIP of the
-    # config (director.vips), and the others are excluded from them (keepalived holds and announces
-    # them all alike); and adverts from the master it knows are not checked for addresses at all.
+    # adverts and take the VIPs 1.8 s later. So adverts carry one address, the first IPv4 VIP of the
+    # config (director.vips: the instance runs over IPv4), and the others, IPv6 VIPs (each a /128)
+    # too, are excluded from them (keepalived holds and announces them all alike); and adverts from
+    # the master it knows are not checked for addresses at all.
     # The NAT gateway moves with the VIPs, on the director's interface in the real servers' network.
+    local first="" others=()
+    for vip in "${VIPS[@]}"; do
+        if [ -z "$first" ] && [[ $vip != *:* ]]; then first=$vip; else others+=("$vip"); fi
+    done
     printf '    skip_check_adv_addr\n'
-    printf '    virtual_ipaddress {\n        %s/32 dev %s\n    }\n' "${VIPS[0]}" "$iface"
-    if [ "${#VIPS[@]}" -gt 1 ] || [ -n "$NAT_GATEWAY" ]; then
+    printf '    virtual_ipaddress {\n        %s/32 dev %s\n    }\n' "$first" "$iface"
+    if [ "${#others[@]}" -gt 0 ] || [ -n "$NAT_GATEWAY" ]; then
         printf '    virtual_ipaddress_excluded {\n'
-        for vip in "${VIPS[@]:1}"; do printf '        %s/32 dev %s\n' "$vip" "$iface"; done
+        for vip in "${others[@]}"; do
+            if [[ $vip == *:* ]]; then printf '        %s/128 dev %s\n' "$vip" "$iface"; else printf '        %s/32 dev %s\n' "$vip" "$iface"; fi
+        done
         [ -z "$NAT_GATEWAY" ] || printf '        %s/32 dev %s\n' "$NAT_GATEWAY" "$NAT_IFACE"
         printf '    }\n'
     fi

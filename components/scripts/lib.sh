@@ -675,10 +675,16 @@ fw_revoke() {
 }
 
 # --- nftables tables of ours ------------------------------------------------------------------
-# A director's nftables table of lvs-dr's (the notrack table of keepalived.sh, a firewall-mark
-# service's marks of ipvs-service.sh): its ruleset in a file of ours (the caller renders it, with a
-# "delete table" first so that loading it replaces the table whole), loaded at boot by a unit of
-# ours before keepalived, and at once when the file changed or the table is gone.
+# A host's nftables table of lvs-dr's (the notrack table of keepalived.sh, a firewall-mark service's
+# marks of ipvs-service.sh, a tunnelled real server's MSS clamp of tunnel.sh): its ruleset in a file
+# of ours (the caller renders it, with a "delete table" first so that loading it replaces the table
+# whole), loaded at boot by a unit of ours before keepalived, and at once when the file changed or
+# the table is gone. Each is of the inet family (IPv4 and IPv6 alike: `ip daddr` rules match IPv4
+# packets only, `ip6 daddr` ones IPv6); an ip-family table of the same name, which lvs-dr made
+# before it served IPv6, is deleted once the inet one is loaded.
+
+# nft_ip ADDRESS: the nftables protocol whose address fields ADDRESS is matched in: ip or ip6.
+nft_ip() { if [[ $1 == *:* ]]; then echo ip6; else echo ip; fi; }
 
 # nft_unit TABLE FILE DESCRIPTION: the unit that loads FILE at boot and deletes TABLE when stopped.
 nft_unit() {
@@ -695,14 +701,23 @@ Wants=network-pre.target
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=$nft -f $2
-ExecStop=-$nft delete table ip $1
+ExecStop=-$nft delete table inet $1
 
 [Install]
 WantedBy=multi-user.target
 UNIT
 }
 
-nft_loaded() { nft list table ip "$1" >/dev/null 2>&1; }
+# nft_loaded TABLE [FAMILY]: whether our table (inet, or FAMILY) is loaded.
+nft_loaded() { nft list table "${2:-inet}" "$1" >/dev/null 2>&1; }
+
+# nft_old_remove TABLE: delete the ip-family table an earlier lvs-dr loaded under this name.
+nft_old_remove() {
+    if nft_loaded "$1" ip; then
+        nft delete table ip "$1"
+        changed "deleted the nftables table ip $1 (an earlier lvs-dr's; its rules are in table inet $1 now)"
+    fi
+}
 
 # nft_table_apply TABLE FILE UNIT DESCRIPTION <RULESET
 nft_table_apply() {
@@ -717,6 +732,7 @@ nft_table_apply() {
         nft -f "$file"
         changed "loaded the nftables table $table"
     fi
+    nft_old_remove "$table"
 }
 
 # nft_table_check TABLE FILE UNIT DESCRIPTION <RULESET
@@ -725,15 +741,17 @@ nft_table_check() {
     nft_unit "$1" "$2" "$4" | check_file "/etc/systemd/system/$3"
     check_unit "$3"
     nft_loaded "$1" || drift "the nftables table $1 is not loaded"
+    ! nft_loaded "$1" ip || drift "the nftables table ip $1 of an earlier lvs-dr is still loaded"
 }
 
 # nft_table_remove TABLE FILE UNIT
 nft_table_remove() {
     unit_remove "$3"
     if command -v nft >/dev/null 2>&1 && nft_loaded "$1"; then
-        nft delete table ip "$1"
+        nft delete table inet "$1"
         changed "deleted the nftables table $1"
     fi
+    ! command -v nft >/dev/null 2>&1 || nft_old_remove "$1"
     remove_file "$2"
 }
 
@@ -852,7 +870,13 @@ ka_wait() {
 svc_flag() {
     if [ "${FWMARK:-0}" != 0 ]; then echo -f; elif [ "$PROTOCOL" = udp ]; then echo -u; else echo -t; fi
 }
-svc_addr() { if [ "${FWMARK:-0}" != 0 ]; then echo "$FWMARK"; else echo "$VIP:$PORT"; fi; }
+svc_addr() { if [ "${FWMARK:-0}" != 0 ]; then echo "$FWMARK"; else ipvs_addr "$VIP" "$PORT"; fi; }
+# ipvs_addr ADDRESS [PORT]: ADDRESS (and :PORT) as ipvsadm takes and prints it, an IPv6 one in brackets.
+ipvs_addr() {
+    local a=$1
+    [[ $a != *:* ]] || a="[$a]"
+    printf '%s%s\n' "$a" "${2+:$2}"
+}
 # What messages call it: "10.86.0.180:80" or "10.86.0.180 ports 8080,8443 (fwmark 1280704052)".
 svc_name() {
     if [ "${FWMARK:-0}" != 0 ]; then

@@ -89,9 +89,9 @@ sh_ipvs_key() {
     if [ "$1" = service ]; then
         printf 'service %s %s\n' "$(svc_flag)" "$(svc_addr)"
     else
-        printf 'real %s %s %s:%s\n' "$(svc_flag)" "$(svc_addr)" "$REAL_ADDRESS" "$REAL_PORT"
+        printf 'real %s %s %s\n' "$(svc_flag)" "$(svc_addr)" "$(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT")"
         # The fwmark service of its check through the VIP.
-        if [ "${CHECK_MARK:-0}" != 0 ]; then printf 'service -f %s\nreal -f %s %s:0\n' "$CHECK_MARK" "$CHECK_MARK" "$REAL_ADDRESS"; fi
+        if [ "${CHECK_MARK:-0}" != 0 ]; then printf 'service -f %s\nreal -f %s %s\n' "$CHECK_MARK" "$CHECK_MARK" "$(ipvs_addr "$REAL_ADDRESS" 0)"; fi
     fi
 }
 sh_vip() { printf 'vip %s\n' "$VIP"; }
@@ -118,8 +118,9 @@ ipvs_extras() {
             if ($2 == "-f") {
                 if (!($3 in mark) && !($3 >= 1280638976 && $3 <= 1280770047)) next
             } else {
-                split($3, a, ":")
-                if (!(a[1] in vip)) next
+                # VIP:PORT, an IPv6 VIP in brackets ([fd86::180]:80).
+                a = $3; sub(/:[0-9]+$/, "", a); gsub(/[][]/, "", a)
+                if (!(a in vip)) next
             }
             if ($1 == "-A" && !(("service " $2 " " $3) in want)) print "service " $2 " " $3
             if ($1 == "-a" && !(("real " $2 " " $3 " " $5) in want)) print "real " $2 " " $3 " " $5

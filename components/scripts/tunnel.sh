@@ -30,9 +30,9 @@ render_mss() {
     cat <<NFT
 # Managed by lvs-dr ($LVS_RESOURCE): TCP connections to ${list%, } arrive through an IP-in-IP tunnel;
 # their SYN-ACKs announce an MSS of at most $mss, so that clients' segments still fit once tunnelled.
-table ip $TUN_TABLE
-delete table ip $TUN_TABLE
-table ip $TUN_TABLE {
+table inet $TUN_TABLE
+delete table inet $TUN_TABLE
+table inet $TUN_TABLE {
     chain output {
         type filter hook output priority mangle; policy accept;
         ip saddr { ${list%, } } tcp flags & (syn | rst) == syn tcp option maxseg size > $mss tcp option maxseg size set $mss

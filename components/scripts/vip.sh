@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# A virtual IP as a /32 on a device (the director's data interface, or lo on a real server), held by
-# a systemd unit of ours so that it comes back at boot without rc.local or distribution network files.
+# A virtual IP as a /32 (an IPv6 one as a /128) on a device (the director's data interface, or lo on
+# a real server), held by a systemd unit of ours so that it comes back at boot without rc.local or
+# distribution network files. An IPv6 VIP is added without duplicate address detection (nodad): it
+# is usable at once, and the real servers that hold it on lo never answer neighbour solicitations
+# for it (Linux answers those only for addresses of the interface they arrive on).
 # Parameters: VIP, DEVICE ("@IFACE@" for the data-plane interface, "@NET@" for the interface of the
 # host's address in NETWORK (a single director's NAT gateway), or lo), HOST_ROUTE (yes: also add
 # the host route "VIP dev DEVICE", as the recipe's `route add -host` does), ANNOUNCE (yes: send
@@ -16,7 +19,9 @@ vip_device() {
         *) printf '%s\n' "$DEVICE" ;;
     esac
 }
-has_vip() { ip -o -4 addr show dev "$1" | awk '{ print $4 }' | grep -qxF "$VIP/32"; }
+# The VIP with its prefix length, and what `ip address` adds it with: its family and, for IPv6, nodad.
+if [[ $VIP == *:* ]]; then VIP_CIDR=$VIP/128 VIP_FLAGS=" nodad" FAM=-6; else VIP_CIDR=$VIP/32 VIP_FLAGS="" FAM=-4; fi
+has_vip() { ip -o "$FAM" addr show dev "$1" | awk '{ print $4 }' | grep -qxF "$VIP_CIDR"; }
 
 lvs_units() { vip_unit; }
 
@@ -51,7 +56,8 @@ lvs_apply() {
         # address goes on the new device first (a host may hold one address on two), then the old
         # unit takes it off the old one, so that the host never stops accepting the VIP's packets.
         [ "$dev" != tunl0 ] || "$ip_bin" link set dev tunl0 up
-        "$ip_bin" address replace "$VIP/32" dev "$dev"
+        # shellcheck disable=SC2086 # VIP_FLAGS: nothing, or nodad
+        "$ip_bin" address replace "$VIP_CIDR" dev "$dev"$VIP_FLAGS
         systemctl stop "$unit"
         changed "moved $VIP to $dev"
     fi
@@ -66,10 +72,10 @@ After=network-online.target systemd-sysctl.service${device_unit:+ $device_unit}
 [Service]
 Type=oneshot
 RemainAfterExit=yes${link_up}
-ExecStart=$ip_bin address replace $VIP/32 dev $dev
+ExecStart=$ip_bin address replace $VIP_CIDR dev $dev$VIP_FLAGS
 ${route_start}
 ${garp_line}
-ExecStop=-$ip_bin address del $VIP/32 dev $dev
+ExecStop=-$ip_bin address del $VIP_CIDR dev $dev
 ${route_stop}
 
 [Install]
@@ -77,8 +83,9 @@ WantedBy=multi-user.target
 UNIT
     unit_enable "$unit" start
     if ! has_vip "$dev"; then
-        "$ip_bin" address replace "$VIP/32" dev "$dev"
-        changed "re-added $VIP/32 on $dev (it had been removed)"
+        # shellcheck disable=SC2086 # VIP_FLAGS: nothing, or nodad
+        "$ip_bin" address replace "$VIP_CIDR" dev "$dev"$VIP_FLAGS
+        changed "re-added $VIP_CIDR on $dev (it had been removed)"
         if [ "${#garp[@]}" -gt 0 ]; then "${garp[@]}" >/dev/null 2>&1 || true; fi
     fi
     if [ "$HOST_ROUTE" = yes ] && ! ip route show "$VIP/32" dev "$dev" | grep -q .; then
@@ -91,7 +98,7 @@ lvs_check() {
     local dev
     dev=$(vip_device)
     check_unit "$(vip_unit)"
-    has_vip "$dev" || drift "$VIP/32 is not on $dev"
+    has_vip "$dev" || drift "$VIP_CIDR is not on $dev"
     if [ "$HOST_ROUTE" = yes ] && ! ip route show "$VIP/32" dev "$dev" | grep -q .; then
         drift "no host route $VIP dev $dev"
     fi
@@ -101,9 +108,9 @@ lvs_remove() {
     local dev
     unit_remove "$(vip_unit)"
     # Whatever the unit did not take away (it was not running) goes too, on every device.
-    for dev in $(ip -o -4 addr show | awk -v a="$VIP/32" '$4 == a { print $2 }'); do
-        ip address del "$VIP/32" dev "$dev"
-        changed "removed $VIP/32 from $dev"
+    for dev in $(ip -o "$FAM" addr show | awk -v a="$VIP_CIDR" '$4 == a { print $2 }'); do
+        ip address del "$VIP_CIDR" dev "$dev"
+        changed "removed $VIP_CIDR from $dev"
     done
     if [ "$HOST_ROUTE" = yes ] && ip route show "$VIP/32" | grep -q .; then
         ip route del "$VIP/32" || true

@@ -426,3 +426,62 @@ describe("NAT real servers (method: nat)", () => {
         expect(problems(natted)).toEqual([]);
     });
 });
+
+describe("IPv6 services (an IPv6 VIP, the hosts' IPv6 addresses)", () => {
+    /** The dev config with IPv6 on the segment (fd86::/64) and a second service on the IPv6 VIP fd86::180. */
+    const v6 = (v: Values) => {
+        for (const [name, last] of [["director", "44"], ["web1", "11"], ["web2", "22"]]) v.hosts[name].otherAddresses = [`fd86::${last}/64`];
+        v.director.vips.push("FD86:0::0180");
+        v.services.push({ name: "web6", vip: "fd86::180", port: 80, scheduler: "rr", realServers: [{ host: "web1" }, { host: "web2" }] });
+    };
+
+    test("an IPv6 service's real servers are their IPv6 addresses, written as the kernel prints them", () => {
+        const v = dev();
+        v6(v);
+        const spec = parseClusterConfig(raw(v));
+        expect(spec.director.vips).toEqual(["192.168.86.180", "fd86::180"]);
+        expect(spec.services[1].realServers.map((r) => `${r.host} ${r.address}:${r.port} ${r.method}`)).toEqual(["web1 fd86::11:80 dr", "web2 fd86::22:80 dr"]);
+        // The IPv4 service is as before.
+        expect(spec.services[0].realServers.map((r) => r.address)).toEqual(["192.168.86.11", "192.168.86.22"]);
+        expect(spec.hosts.web1.otherAddresses).toEqual([{ address: "fd86::11", prefixLength: 64, network: "fd86::/64" }]);
+    });
+
+    test("its default name takes the VIP with '-' for ':'", () => {
+        const v = dev();
+        v6(v);
+        delete v.services[1].name;
+        expect(parseClusterConfig(raw(v)).services[1].name).toBe("tcp-80-fd86--180");
+    });
+
+    test.each([
+        ["a VIP with a zone", (v: Values) => (v6(v), (v.director.vips[1] = "fe80::1%eth0")), /lvs-dr:director\.vips\[1\]: "fe80::1%eth0" is not an IPv4 or IPv6 address/],
+        ["a VIP with an IPv4 tail", (v: Values) => (v6(v), (v.director.vips[1] = "::ffff:192.168.86.181")), /lvs-dr:director\.vips\[1\]: "::ffff:192\.168\.86\.181" is not an IPv4 or IPv6 address/],
+        ["an IPv6 VIP on a director without an IPv6 address", (v: Values) => (v6(v), delete v.hosts.director.otherAddresses), /lvs-dr:director\.vips\[1\]: the IPv6 VIP fd86::180 needs an IPv6 address on director "director".*lvs-dr:hosts\.director\.otherAddresses/],
+        ["a real server without an IPv6 address", (v: Values) => (v6(v), delete v.hosts.web2.otherAddresses), /lvs-dr:services\[1\]\.realServers\[1\]\.host: "web2" has no IPv6 address, which the IPv6 VIP fd86::180 needs: add it to lvs-dr:hosts\.web2\.otherAddresses/],
+        ["a direct-routed real server off the director's IPv6 network", (v: Values) => (v6(v), (v.hosts.web2.otherAddresses = ["fd87::22/64"])), /lvs-dr:services\[1\]\.realServers\[1\]\.host: "web2" \(fd87::22\) is outside the director's network fd86::\/64/],
+        ["an IPv6 service with tunnelling", (v: Values) => (v6(v), (v.services[1].realServers[0].method = "tun")), /lvs-dr:services\[1\]\.realServers\[0\]\.method: lvs-dr builds IPv6 services \(VIP fd86::180\) with direct routing only; tunnelling is IPv4 only/],
+        ["the network's subnet-router anycast address as a VIP", (v: Values) => (v6(v), (v.director.vips[1] = "fd86::"), (v.services[1].vip = "fd86::")), /lvs-dr:director\.vips\[1\]: VIP fd86:: is the subnet-router anycast address of the director's network fd86::\/64/],
+        ["an IPv6 VIP that is a host's address", (v: Values) => (v6(v), (v.director.vips[1] = "fd86::11"), (v.services[1].vip = "fd86::11")), /lvs-dr:director\.vips\[1\]: VIP fd86::11 is the address of host "web1"/],
+        ["a link-local host address", (v: Values) => (v6(v), (v.hosts.web1.otherAddresses = ["fe80::11/64"])), /lvs-dr:hosts\.web1\.otherAddresses\[0\]: "fe80::11\/64" is a linkLocal address/],
+        ["a prefix length over 128", (v: Values) => (v6(v), (v.hosts.web1.otherAddresses = ["fd86::11/129"])), /lvs-dr:hosts\.web1\.otherAddresses\[0\]: "fd86::11\/129" is not an IPv4 or IPv6 address with a prefix length/],
+        ["an IPv6 address as a host's data-plane address", (v: Values) => (v.hosts.web1.address = "fd86::11/64"), /lvs-dr:hosts\.web1\.address: "fd86::11\/64" is not an IPv4 address with a prefix length/],
+        [
+            "a pair whose VIPs are all IPv6",
+            (v: Values) => {
+                v6(v);
+                v.hosts.director2 = { address: "192.168.86.45/24", otherAddresses: ["fd86::45/64"], ssh: { hostKey: v.hosts.director.ssh.hostKey } };
+                delete v.director.host;
+                v.director.hosts = ["director", "director2"];
+                v.director.vips = ["fd86::180"];
+                v.services = [v.services[1]];
+            },
+            /lvs-dr:director\.vips: a pair needs an IPv4 VIP: VRRP runs between the directors' IPv4 addresses/,
+        ],
+    ])("refuses %s, naming the field", (_what, mutate, message) => {
+        expect(problems(mutate).join("\n")).toMatch(message);
+    });
+
+    test("the IPv6 service above has no problem at all (the control for the refusals)", () => {
+        expect(problems(v6)).toEqual([]);
+    });
+});
