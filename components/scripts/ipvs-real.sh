@@ -47,22 +47,25 @@ real_args() {
 
 # The real server as `ipvsadm -S -n` prints it, with weight $1.
 desired_args() {
-    real_args "${1:-$WEIGHT}" "$(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT")" "$(svc_flag)" "$(svc_addr)"
+    svc_key
+    real_args "${1:-$WEIGHT}" "$(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT")" "${SVC_KEY[@]}"
     DESIRED=("${REAL_ARGS[@]}")
 }
-live_line() { ipvs_line "-a $(svc_flag) $(svc_addr) -r $(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT") "; }
+live_line() { svc_key && ipvs_line "-a ${SVC_KEY[*]} -r $(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT") "; }
 has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
 # The real server of the check's fwmark service, as `ipvsadm -S -n` prints it.
 check_real_line() {
-    real_args 1 "$(ipvs_addr "$REAL_ADDRESS" 0)" -f "$CHECK_MARK"
+    mark_key "$CHECK_MARK"
+    real_args 1 "$(ipvs_addr "$REAL_ADDRESS" 0)" "${MARK_KEY[@]}"
     echo "${REAL_ARGS[*]}"
 }
 # Whether the fwmark service of the check through the VIP is in the table as `ipvsadm -S -n` prints
 # it (it has no check of its own: keepalived holds it as long as the config has it).
 mark_in_table() {
     [ "$CHECK_MARK" != 0 ] || return 0
-    [ "$(ipvs_line "-A -f $CHECK_MARK ")" = "-A -f $CHECK_MARK -s rr" ] &&
-        [ "$(ipvs_line "-a -f $CHECK_MARK -r $(ipvs_addr "$REAL_ADDRESS" 0) ")" = "$(check_real_line)" ]
+    mark_key "$CHECK_MARK"
+    [ "$(ipvs_line "-A ${MARK_KEY[*]} ")" = "-A ${MARK_KEY[*]} -s rr" ] &&
+        [ "$(ipvs_line "-a ${MARK_KEY[*]} -r $(ipvs_addr "$REAL_ADDRESS" 0) ")" = "$(check_real_line)" ]
 }
 # Whether keepalived holds this real server's check as failing (it is then out of the table on purpose).
 check_fails() { [ "$(ka_alive "$REAL_ADDRESS" "$REAL_PORT")" != yes ]; }
@@ -76,7 +79,7 @@ render_real() {
         udp) checker=UDP_CHECK ;;
         *) fail "unknown CHECK_TYPE '$CHECK_TYPE'" ;;
     esac
-    printf '# Managed by lvs-dr (%s): real server %s:%s of %s:%s (%s).\n' "$LVS_RESOURCE" "$REAL_ADDRESS" "$REAL_PORT" "$VIP" "$PORT" "$PROTOCOL"
+    printf '# Managed by lvs-dr (%s): real server %s of %s (%s).\n' "$LVS_RESOURCE" "$(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT")" "$(ipvs_addr "$VIP" "$PORT")" "$PROTOCOL"
     # A firewall-mark service's real servers have no port (0 in the IPVS table).
     if [ "$REAL_PORT" = 0 ]; then
         printf 'real_server %s {\n' "$REAL_ADDRESS"
@@ -108,8 +111,8 @@ render_real() {
 
 render_mark() {
     cat <<CONF
-# Managed by lvs-dr ($LVS_RESOURCE): the path of the health check of $REAL_ADDRESS:$REAL_PORT through $VIP.
-virtual_server fwmark $CHECK_MARK {
+# Managed by lvs-dr ($LVS_RESOURCE): the path of the health check of $(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT") through $VIP.
+virtual_server fwmark $CHECK_MARK {$([[ $VIP != *:* ]] || printf '\n    ip_family inet6')
     lvs_sched rr
     lvs_method $(method_name)
     real_server $REAL_ADDRESS {
@@ -174,9 +177,10 @@ lvs_apply() {
     fi
     if ! mark_in_table; then
         # The check's path was deleted by hand (ipvsadm -C): put it back, so the check can pass.
-        ipvsadm -D -f "$CHECK_MARK" 2>/dev/null || true
-        ipvsadm -A -f "$CHECK_MARK" -s rr
-        real_args 1 "$(ipvs_addr "$REAL_ADDRESS")" -f "$CHECK_MARK"
+        mark_key "$CHECK_MARK"
+        ipvsadm -D "${MARK_KEY[@]}" 2>/dev/null || true
+        ipvsadm -A "${MARK_KEY[@]}" -s rr
+        real_args 1 "$(ipvs_addr "$REAL_ADDRESS")" "${MARK_KEY[@]}"
         ipvsadm "${REAL_ARGS[@]}"
         changed "restored the fwmark service $CHECK_MARK of the check through the VIP"
         ka_wait "seen the check of $REAL_ADDRESS:$REAL_PORT pass again" has_weight "$WEIGHT" || true

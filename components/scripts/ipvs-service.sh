@@ -38,10 +38,11 @@ has_reals() { compgen -G "$(reals_dir)/*.conf" >/dev/null; }
 
 # The service as `ipvsadm -S -n` prints it.
 desired_args() {
-    DESIRED=(-A "$(svc_flag)" "$(svc_addr)" -s "$SCHEDULER")
+    svc_key
+    DESIRED=(-A "${SVC_KEY[@]}" -s "$SCHEDULER")
     [ "$PERSISTENCE" -eq 0 ] || DESIRED+=(-p "$PERSISTENCE")
 }
-live_line() { ipvs_line "-A $(svc_flag) $(svc_addr) "; }
+live_line() { svc_key && ipvs_line "-A ${SVC_KEY[*]} "; }
 in_table() { desired_args && [ "$(live_line)" = "${DESIRED[*]}" ]; }
 not_in_table() { [ -z "$(live_line)" ]; }
 
@@ -76,8 +77,12 @@ render() {
     if [ "${FWMARK:-0}" = 0 ]; then
         printf 'virtual_server %s %s {\n    lvs_sched %s\n    lvs_method DR\n    protocol %s\n' "$VIP" "$PORT" "$SCHEDULER" "${PROTOCOL^^}"
     else
-        # keepalived ignores a protocol here (the marks are what select the packets).
-        printf 'virtual_server fwmark %s {\n    lvs_sched %s\n    lvs_method DR\n' "$FWMARK" "$SCHEDULER"
+        # keepalived ignores a protocol here (the marks are what select the packets). Without an
+        # address, it takes the family from the first real server, and without one, IPv4: an IPv6
+        # service says so.
+        printf 'virtual_server fwmark %s {\n' "$FWMARK"
+        [[ $VIP != *:* ]] || printf '    ip_family inet6\n'
+        printf '    lvs_sched %s\n    lvs_method DR\n' "$SCHEDULER"
     fi
     [ "$PERSISTENCE" -eq 0 ] || printf '    persistence_timeout %s\n' "$PERSISTENCE"
     printf '    include %s/*.conf\n}\n' "$(reals_dir)"

@@ -865,12 +865,26 @@ ka_wait() {
     return 1
 }
 
-# The IPVS service of an ipvs-service or ipvs-real resource as ipvsadm names it: svc_flag and svc_addr
-# are "-f" and its FWMARK for a firewall-mark service (PORTS), else "-t"/"-u" and VIP:PORT.
-svc_flag() {
-    if [ "${FWMARK:-0}" != 0 ]; then echo -f; elif [ "$PROTOCOL" = udp ]; then echo -u; else echo -t; fi
+# svc_key: SVC_KEY, the words that name the IPVS service of an ipvs-service or ipvs-real resource as
+# ipvsadm takes and prints them: "-t VIP:PORT" or "-u VIP:PORT", or for a firewall-mark service
+# (PORTS) its mark_key.
+# shellcheck disable=SC2034 # SVC_KEY and MARK_KEY are the concern scripts'
+svc_key() {
+    if [ "${FWMARK:-0}" != 0 ]; then
+        mark_key "$FWMARK"
+        SVC_KEY=("${MARK_KEY[@]}")
+    elif [ "$PROTOCOL" = udp ]; then
+        SVC_KEY=(-u "$(ipvs_addr "$VIP" "$PORT")")
+    else
+        SVC_KEY=(-t "$(ipvs_addr "$VIP" "$PORT")")
+    fi
 }
-svc_addr() { if [ "${FWMARK:-0}" != 0 ]; then echo "$FWMARK"; else ipvs_addr "$VIP" "$PORT"; fi; }
+# mark_key MARK: MARK_KEY, the words of the fwmark service MARK of this resource's VIP: "-f MARK",
+# and "-6" after them for an IPv6 VIP (a fwmark service has no address of its own to say its family).
+mark_key() {
+    MARK_KEY=(-f "$1")
+    [[ $VIP != *:* ]] || MARK_KEY+=(-6)
+}
 # ipvs_addr ADDRESS [PORT]: ADDRESS (and :PORT) as ipvsadm takes and prints it, an IPv6 one in brackets.
 ipvs_addr() {
     local a=$1
@@ -891,7 +905,7 @@ svc_name() {
 ipvs_line() { ipvsadm -S -n 2>/dev/null | awk -v p="$1" 'index($0 " ", p) == 1 { print; exit }'; }
 
 # ka_alive ADDRESS RPORT: whether keepalived counts that real server of this resource's service
-# (svc_flag, VIP, PORT, FWMARK, PROTOCOL) as alive (its check passes), from keepalived's own state
+# (VIP, PORT, FWMARK, PROTOCOL) as alive (its check passes), from keepalived's own state
 # dump (SIGUSR1 to its parent writes /tmp/keepalived_check.data): "yes", "no", or "unknown"
 # (keepalived does not run or knows no such real server). A real server out of the IPVS table is
 # keepalived's doing when it is not alive; when it is alive, someone deleted it by hand.

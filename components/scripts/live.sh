@@ -87,17 +87,22 @@ ipvs_wanted() {
 }
 sh_ipvs_key() {
     if [ "$1" = service ]; then
-        printf 'service %s %s\n' "$(svc_flag)" "$(svc_addr)"
+        svc_key
+        printf 'service %s\n' "${SVC_KEY[*]}"
     else
-        printf 'real %s %s %s\n' "$(svc_flag)" "$(svc_addr)" "$(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT")"
+        svc_key
+        printf 'real %s %s\n' "${SVC_KEY[*]}" "$(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT")"
         # The fwmark service of its check through the VIP.
-        if [ "${CHECK_MARK:-0}" != 0 ]; then printf 'service -f %s\nreal -f %s %s\n' "$CHECK_MARK" "$CHECK_MARK" "$(ipvs_addr "$REAL_ADDRESS" 0)"; fi
+        if [ "${CHECK_MARK:-0}" != 0 ]; then
+            mark_key "$CHECK_MARK"
+            printf 'service %s\nreal %s %s\n' "${MARK_KEY[*]}" "${MARK_KEY[*]}" "$(ipvs_addr "$REAL_ADDRESS" 0)"
+        fi
     fi
 }
 sh_vip() { printf 'vip %s\n' "$VIP"; }
 sh_vrrp_vips() { if [ "${#VIPS[@]}" -gt 0 ]; then printf 'vip %s\n' "${VIPS[@]}"; fi; }
 
-# Lines "service FLAG VIP:PORT|MARK" and "real FLAG VIP:PORT|MARK ADDR:PORT" in the IPVS table that
+# Lines "service KEY" and "real KEY ADDR:PORT" (KEY: -t|-u VIP:PORT, or -f MARK [-6]) in the IPVS table that
 # no resource wants: on one of our VIPs, or with a firewall mark of ours (one a resource wants, or one
 # in the ranges lvs-dr picks from: 0x4c55xxxx for services, 0x4c56xxxx for checks through the VIP).
 ipvs_extras() {
@@ -115,15 +120,18 @@ ipvs_extras() {
             }
         }
         {
+            # The key: "-t VIP:PORT" (an IPv6 VIP in brackets: [fd86::180]:80), or "-f MARK", with "-6"
+            # after it for an IPv6 fwmark service; a real server follows "-r".
+            key = $2 " " $3; r = 5
+            if ($4 == "-6") { key = key " -6"; r = 6 }
             if ($2 == "-f") {
                 if (!($3 in mark) && !($3 >= 1280638976 && $3 <= 1280770047)) next
             } else {
-                # VIP:PORT, an IPv6 VIP in brackets ([fd86::180]:80).
                 a = $3; sub(/:[0-9]+$/, "", a); gsub(/[][]/, "", a)
                 if (!(a in vip)) next
             }
-            if ($1 == "-A" && !(("service " $2 " " $3) in want)) print "service " $2 " " $3
-            if ($1 == "-a" && !(("real " $2 " " $3 " " $5) in want)) print "real " $2 " " $3 " " $5
+            if ($1 == "-A" && !(("service " key) in want)) print "service " key
+            if ($1 == "-a" && !(("real " key " " $r) in want)) print "real " key " " $r
         }'
 }
 
@@ -186,17 +194,22 @@ prune_unit() {
     esac
 }
 
+# prune_ipvs: deletes the lines of ipvs_extras ("service KEY...", "real KEY... ADDR:PORT").
 prune_ipvs() {
-    local kind flag service real
-    while read -r kind flag service real; do
-        case "$kind" in
+    local words key real
+    while read -ra words; do
+        [ "${#words[@]}" -ge 3 ] || continue
+        case "${words[0]}" in
             service)
-                ipvsadm -D "$flag" "$service"
-                changed "deleted extra IPVS service $flag $service"
+                key=("${words[@]:1}")
+                ipvsadm -D "${key[@]}"
+                changed "deleted extra IPVS service ${key[*]}"
                 ;;
             real)
-                ipvsadm -d "$flag" "$service" -r "$real" 2>/dev/null || true
-                changed "deleted extra real server $real of $flag $service"
+                real=${words[-1]}
+                key=("${words[@]:1:${#words[@]}-2}")
+                ipvsadm -d "${key[@]}" -r "$real" 2>/dev/null || true
+                changed "deleted extra real server $real of ${key[*]}"
                 ;;
         esac
     done

@@ -19,13 +19,17 @@ vip_device() {
         *) printf '%s\n' "$DEVICE" ;;
     esac
 }
-# The VIP with its prefix length, and what `ip address` adds it with: its family and, for IPv6, nodad.
-if [[ $VIP == *:* ]]; then VIP_CIDR=$VIP/128 VIP_FLAGS=" nodad" FAM=-6; else VIP_CIDR=$VIP/32 VIP_FLAGS="" FAM=-4; fi
+# vip_init: VIP_CIDR (the VIP with its prefix length), VIP_FLAGS (what `ip address` adds it with:
+# nodad for IPv6) and FAM (its family, as `ip` takes it).
+vip_init() {
+    if [[ $VIP == *:* ]]; then VIP_CIDR=$VIP/128 VIP_FLAGS=" nodad" FAM=-6; else VIP_CIDR=$VIP/32 VIP_FLAGS="" FAM=-4; fi
+}
 has_vip() { ip -o "$FAM" addr show dev "$1" | awk '{ print $4 }' | grep -qxF "$VIP_CIDR"; }
 
 lvs_units() { vip_unit; }
 
 lvs_apply() {
+    vip_init
     local dev unit ip_bin garp=()
     dev=$(vip_device)
     unit=$(vip_unit)
@@ -37,7 +41,9 @@ lvs_apply() {
         route_start="ExecStartPost=$ip_bin route replace $VIP/32 dev $dev"
         route_stop="ExecStopPost=-$ip_bin route del $VIP/32 dev $dev"
     fi
-    if [ "$ANNOUNCE" = yes ]; then
+    # An IPv6 VIP is not announced: a neighbour that cached another MAC for it (a replaced director)
+    # finds the new one by neighbour unreachability detection within seconds, which IPv6 always runs.
+    if [ "$ANNOUNCE" = yes ] && [ "$FAM" = -4 ]; then
         mapfile -t garp < <(garp_command "$dev" "$VIP")
         if [ "${#garp[@]}" -gt 0 ]; then
             garp_line="ExecStartPost=-${garp[*]}"
@@ -95,6 +101,7 @@ UNIT
 }
 
 lvs_check() {
+    vip_init
     local dev
     dev=$(vip_device)
     check_unit "$(vip_unit)"
@@ -105,6 +112,7 @@ lvs_check() {
 }
 
 lvs_remove() {
+    vip_init
     local dev
     unit_remove "$(vip_unit)"
     # Whatever the unit did not take away (it was not running) goes too, on every device.

@@ -351,7 +351,7 @@ describe("changes under load, with zero failed requests", () => {
             `the firewall-mark service ${mark} with web1 and web2 is not in the table`,
         );
         for (const d of DIRECTORS) {
-            const rules = onVm(d, `nft list table ip lvs_dr_fwm_${mark}`).stdout;
+            const rules = onVm(d, `nft list table inet lvs_dr_fwm_${mark}`).stdout;
             check(/dport \{ 8080, 8443 \}/.test(rules) && (rules.match(/meta mark set/g) ?? []).length === 1, d, "the director does not mark exactly 8080 and 8443", rules);
         }
         // One client, both ports, alternating: every reply from the same real server (persistence is
@@ -507,7 +507,7 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
                 // web5's route back through the director (NAT).
                 ["web5", "ip -4 rule del pref 19541"],
                 // The firewall-mark service's marks, on both directors (then nothing reaches it).
-                ...DIRECTORS.map((d): [string, string] => [d, "for t in $(nft list tables | awk '$3 ~ /^lvs_dr_fwm_/ { print $3 }'); do nft delete table ip \"$t\"; done"]),
+                ...DIRECTORS.map((d): [string, string] => [d, "for t in $(nft list tables | awk '$3 ~ /^lvs_dr_fwm_/ { print $3 }'); do nft delete table inet \"$t\"; done"]),
             ],
             [
                 "update app-director2-live",
@@ -578,7 +578,7 @@ describe("drift: preview --refresh shows what drifted and what will apply again;
         check(units === "0", "web1", "the leftover unit is still there", units);
         // The firewall-mark service whole again: its marks back on both directors, and it serves.
         const mark = appMark();
-        for (const d of DIRECTORS) check(onVm(d, `nft list table ip lvs_dr_fwm_${mark} | grep -c 'meta mark set'`).stdout.trim() === "1", d, "the marks were not put back", "");
+        for (const d of DIRECTORS) check(onVm(d, `nft list table inet lvs_dr_fwm_${mark} | grep -c 'meta mark set'`).stdout.trim() === "1", d, "the marks were not put back", "");
         checkTables((t) => t.includes(`-A -f ${mark} -s rr -p 300`) && ["10.86.0.11", "10.86.0.22"].every((a) => t.includes(`-a -f ${mark} -r ${a}:0 -g -w 1`)), "the firewall-mark service was not put back whole");
         const replies = onVm("client", `for p in 8080 8443; do curl -sS --fail --max-time 5 http://${APP.vip}:$p/; done`).stdout.trim().split("\n");
         check(replies.length === 2 && replies.every((r) => PAGES.includes(r)), "client", "the firewall-mark service does not serve after the repair", replies);

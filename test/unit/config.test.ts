@@ -82,7 +82,7 @@ test("defaults: scheduler wlc, protocol tcp, weight 1, read-only root-squashed e
 const cases: Array<[string, (v: Values) => void, RegExp]> = [
     ["a malformed host address", (v) => (v.hosts.web1.address = "192.168.86.311/24"), /lvs-dr:hosts\.web1\.address: "192\.168\.86\.311\/24" is not an IPv4 address/],
     ["an address without prefix length", (v) => (v.hosts.web1.address = "192.168.86.11"), /lvs-dr:hosts\.web1\.address: "192\.168\.86\.11" is not an IPv4 address with a prefix length/],
-    ["a malformed VIP", (v) => (v.services[0].vip = "192.168.86"), /lvs-dr:services\[0\]\.vip: "192\.168\.86" is not an IPv4 address/],
+    ["a malformed VIP", (v) => (v.services[0].vip = "192.168.86"), /lvs-dr:services\[0\]\.vip: "192\.168\.86" is not an IPv4 or IPv6 address/],
     ["a VIP equal to a host address", (v) => { v.director.vips = ["192.168.86.22"]; v.services[0].vip = "192.168.86.22"; }, /lvs-dr:director\.vips\[0\]: VIP 192\.168\.86\.22 is the address of host "web2"/],
     ["a real server outside the director's subnet", (v) => (v.hosts.web2.address = "192.168.87.22/24"), /lvs-dr:services\[0\]\.realServers\[1\]\.host: "web2" \(192\.168\.87\.22\) is outside the director's network 192\.168\.86\.0\/24/],
     ["a real-server port different from the service port", (v) => (v.services[0].realServers[0].port = 8080), /lvs-dr:services\[0\]\.realServers\[0\]\.port: 8080 differs from the service port 80/],

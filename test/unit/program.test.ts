@@ -189,6 +189,7 @@ test("stack outputs describe the cluster for stack references", () => {
         {
             name: "web",
             vip: "192.168.86.180",
+            family: 4,
             port: 80,
             ports: [80],
             fwmark: 0,
@@ -475,6 +476,49 @@ describe("a NAT real server (method nat): web2 on a network only the director re
         expect(web.realServers.map((r: any) => [r.host, r.method, r.port])).toEqual([
             ["web1", "dr", 80],
             ["web2", "nat", 8080],
+        ]);
+    });
+});
+
+describe("an IPv6 service (fd86::180, the hosts' IPv6 addresses) beside the IPv4 one", () => {
+    let six: ProgramRun;
+    const res = (name: string): Registered => {
+        const r = six.resources.find((x) => x.name === name);
+        if (!r) throw new Error(`no resource named ${name}; have: ${six.resources.map((x) => x.name).join(", ")}`);
+        return r;
+    };
+    beforeAll(async () => {
+        const v = JSON.parse(JSON.stringify(stackValues("dev")));
+        for (const [h, last] of [["director", "44"], ["web1", "11"], ["web2", "22"]]) v.hosts[h].otherAddresses = [`fd86::${last}/64`];
+        v.director.vips.push("fd86::180");
+        v.services.push({ name: "web6", vip: "fd86::180", port: 80, scheduler: "rr", realServers: [{ host: "web1" }, { host: "web2" }] });
+        six = await runProgram(v);
+        if (six.error) throw six.error;
+    });
+
+    test("no resource name holds a ':' (Pulumi's URNs use '::'): the VIP is fd86--180 in names", () => {
+        expect(six.resources.filter((r) => r.name.includes(":")).map((r) => r.name)).toEqual([]);
+        expect(res("web1-vip-fd86--180").inputs.stdin).toMatch(/^VIP='fd86::180'$/m);
+        expect(res("web1-vip-fd86--180").inputs.stdin).toMatch(/^HOST_ROUTE='no'$/m);
+        expect(res("director-vip-fd86--180").inputs.stdin).toMatch(/^DEVICE='@IFACE@'$/m);
+        // The IPv4 VIP's commands are as they were.
+        expect(res("web1-vip-192.168.86.180").inputs.stdin).toBe(byName("web1-vip-192.168.86.180").inputs.stdin);
+    });
+
+    test("its real servers are their IPv6 addresses, checked through the VIP from the director's IPv6 address", () => {
+        const real = res("web6-real-web1").inputs.stdin;
+        expect(real).toMatch(/^REAL_ADDRESS='fd86::11'$/m);
+        expect(real).toMatch(/^CHECK_FROM='fd86::44'$/m);
+        // The IPv4 service's real servers have no CHECK_FROM: their commands are as before.
+        expect(res("web-real-web1").inputs.stdin).toBe(byName("web-real-web1").inputs.stdin);
+    });
+
+    test("the director refuses ICMPv6 redirects too; the outputs say each service's family", () => {
+        expect(res("director-sysctl").inputs.stdin).toMatch(/'net\/ipv6\/conf\/all\/accept_redirects=0' 'net\/ipv6\/conf\/@IFACE@\/accept_redirects=0'/);
+        expect(byName("director-sysctl").inputs.stdin).not.toMatch(/ipv6/);
+        expect((six.outputs.services as any[]).map((s) => [s.name, s.family])).toEqual([
+            ["web", 4],
+            ["web6", 6],
         ]);
     });
 });

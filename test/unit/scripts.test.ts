@@ -385,13 +385,14 @@ test("write_file replaces a file only when its content or mode differs", () => {
 
 describe("the VIP's boot unit (vip.sh)", () => {
     /** The unit file vip.sh writes for a VIP on `device` (DATA_IFACE stands for @IFACE@). */
-    function unitFor(device: string, dataIface = "eth1"): string {
+    function unitFor(device: string, dataIface = "eth1", vip = "10.86.0.180"): string {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-vip-"));
         try {
             const bin = path.join(dir, "bin");
             fs.mkdirSync(bin);
             // The address is already there: lvs_apply only writes the unit (no `ip` change to make).
-            fs.writeFileSync(path.join(bin, "ip"), "#!/bin/bash\necho '1: x    inet 10.86.0.180/32 scope global x'\n", { mode: 0o755 });
+            const cidr = vip.includes(":") ? `inet6 ${vip}/128` : `inet ${vip}/32`;
+            fs.writeFileSync(path.join(bin, "ip"), `#!/bin/bash\necho '1: x    ${cidr} scope global x'\n`, { mode: 0o755 });
             const script = [
                 `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
                 `. ${shellQuote(path.join(SCRIPT_DIR, "vip.sh"))}`,
@@ -401,7 +402,7 @@ describe("the VIP's boot unit (vip.sh)", () => {
                 `garp_command() { :; }`,
                 `changed() { :; }`,
                 `say() { :; }`,
-                `VIP=10.86.0.180 DEVICE=${shellQuote(device)} DATA_IFACE=${shellQuote(dataIface)} HOST_ROUTE=no ANNOUNCE=yes`,
+                `VIP=${vip} DEVICE=${shellQuote(device)} DATA_IFACE=${shellQuote(dataIface)} HOST_ROUTE=no ANNOUNCE=yes`,
                 "lvs_apply",
             ].join("\n");
             const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
@@ -425,6 +426,15 @@ describe("the VIP's boot unit (vip.sh)", () => {
         expect(unit).toMatch(/^ExecStart=\S*ip address replace 10\.86\.0\.180\/32 dev lo$/m);
     });
 
+    test("an IPv6 VIP: a /128 without duplicate address detection (usable at once), on lo as on the data interface", () => {
+        const lo = unitFor("lo", "eth1", "fd86:86::180");
+        expect(lo).toMatch(/^ExecStart=\S*ip address replace fd86:86::180\/128 dev lo nodad$/m);
+        expect(lo).toMatch(/^ExecStop=-\S*ip address del fd86:86::180\/128 dev lo$/m);
+        // No host route (the address puts the VIP in the local table) and no announcement.
+        expect(lo).not.toMatch(/route|arping/);
+        expect(unitFor("@IFACE@", "eth1", "fd86:86::180")).toMatch(/^ExecStart=\S*ip address replace fd86:86::180\/128 dev eth1 nodad$/m);
+    });
+
     test("on tunl0 (a tunnelled real server) it waits for the device ipip makes, and brings it up first", () => {
         const unit = unitFor("tunl0");
         expect(unit).toMatch(/^BindsTo=sys-subsystem-net-devices-tunl0\.device$/m);
@@ -443,7 +453,7 @@ function runSourced(concern: string, lines: string[]): string {
 test("ipvs-real.sh: a tunnelled real server as ipvsadm -S prints it (\"-i -w W --tun-type ipip\"), a direct-routing one as before", () => {
     const lines = (method: string) =>
         runSourced("ipvs-real.sh", [
-            "svc_flag() { echo -t; }; svc_addr() { echo 10.86.0.180:80; }",
+            "PROTOCOL=tcp VIP=10.86.0.180 PORT=80",
             `REAL_ADDRESS=10.86.1.44 REAL_PORT=80 WEIGHT=3 CHECK_MARK=7 ${method}`,
             'desired_args; echo "${DESIRED[*]}"; check_real_line',
         ])
@@ -455,11 +465,23 @@ test("ipvs-real.sh: a tunnelled real server as ipvsadm -S prints it (\"-i -w W -
     expect(lines("")).toEqual(["-a -t 10.86.0.180:80 -r 10.86.1.44:80 -g -w 3", "-a -f 7 -r 10.86.1.44:0 -g -w 1"]);
 });
 
+test("ipvs-real.sh: an IPv6 real server as ipvsadm -S prints it, the addresses in brackets", () => {
+    const lines = runSourced("ipvs-real.sh", [
+        "PROTOCOL=tcp VIP=fd86:86::180 PORT=80",
+        "REAL_ADDRESS=fd86:86::11 REAL_PORT=80 WEIGHT=3 CHECK_MARK=7",
+        'desired_args; echo "${DESIRED[*]}"; check_real_line',
+    ])
+        .trim()
+        .split("\n");
+    // A fwmark service has no address to say its family: ipvsadm 1.31 prints "-6" after the mark.
+    expect(lines).toEqual(["-a -t [fd86:86::180]:80 -r [fd86:86::11]:80 -g -w 3", "-a -f 7 -6 -r [fd86:86::11]:0 -g -w 1"]);
+});
+
 test("tunnel.sh: the MSS clamp takes the tunnelled VIPs' SYN-ACKs down to the data interface's MTU less 60 bytes", () => {
     const mtu = Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8"));
     const out = runSourced("tunnel.sh", ["data_iface() { echo lo; }", "LVS_RESOURCE=web2-tunnel VIPS=(10.86.0.180 10.86.0.181)", "render_mss"]);
     // Loading the file replaces the table whole: it is declared, deleted, then declared with its rule.
-    expect(out).toMatch(/^table ip lvs_dr_tunnel_mss\ndelete table ip lvs_dr_tunnel_mss\ntable ip lvs_dr_tunnel_mss \{\n/m);
+    expect(out).toMatch(/^table inet lvs_dr_tunnel_mss\ndelete table inet lvs_dr_tunnel_mss\ntable inet lvs_dr_tunnel_mss \{\n/m);
     expect(out).toMatch(/^\s+type filter hook output priority mangle; policy accept;$/m);
     expect(out).toContain(
         `ip saddr { 10.86.0.180, 10.86.0.181 } tcp flags & (syn | rst) == syn tcp option maxseg size > ${mtu - 60} tcp option maxseg size set ${mtu - 60}\n`,
@@ -573,6 +595,8 @@ describe("the connections a drain waits for (established_connections in ipvs-rea
         "TCP 14:20  ESTABLISHED 10.86.0.1:20004    10.86.0.180:9000   10.86.0.33:9000",
         "TCP 14:10  ESTABLISHED 10.86.0.1:20005    10.86.0.180:8080   10.86.0.22:8080",
         "TCP 01:50  FIN_WAIT    10.86.0.1:20006    10.86.0.180:8443   10.86.0.33:8443",
+        "TCP 14:45  ESTABLISHED [fd86:86::1]:20007 [fd86:86::180]:80  [fd86:86::33]:80",
+        "TCP 14:35  ESTABLISHED [fd86:86::1]:20008 [fd86:86::180]:80  [fd86:86::22]:80",
     ];
     function established(params: string): string[] {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-conns-"));
@@ -582,7 +606,7 @@ describe("the connections a drain waits for (established_connections in ipvs-rea
                 `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
                 `. ${shellQuote(path.join(SCRIPT_DIR, "ipvs-real.sh"))}`,
                 `ipvsadm() { cat ${shellQuote(path.join(dir, "conns"))}; }`,
-                `VIP=10.86.0.180 REAL_ADDRESS=10.86.0.33 ${params}`,
+                params.includes("VIP=") ? params : `VIP=10.86.0.180 REAL_ADDRESS=10.86.0.33 ${params}`,
                 "established_connections 900",
             ].join("\n");
             const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
@@ -595,6 +619,10 @@ describe("the connections a drain waits for (established_connections in ipvs-rea
 
     test("of a VIP:PORT service: that port on that real server only", () => {
         expect(established("PORT=80 REAL_PORT=80")).toEqual(["10.86.0.1:20001 10"]);
+    });
+
+    test("of an IPv6 service: the addresses in brackets, that real server only", () => {
+        expect(established("VIP=fd86:86::180 REAL_ADDRESS=fd86:86::33 PORT=80 REAL_PORT=80")).toEqual(["[fd86:86::1]:20007 15"]);
     });
 
     test("of a firewall-mark service: each of its ports on that real server, not another service's port", () => {
@@ -769,6 +797,43 @@ describe("keepalived's config as the scripts render it (checked by the real keep
         }
     });
 
+    test("an IPv6 service checked through its VIP from the director's IPv6 address, and a pair's IPv6 VIP excluded from its IPv4 adverts: keepalived accepts both", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-ka6-"));
+        const ka = path.join(dir, "keepalived");
+        const q = shellQuote;
+        const sh = (concern: string, body: string) => {
+            const r = spawnSync("bash", ["-c", `. ${q(path.join(SCRIPT_DIR, "lib.sh"))}; KA_DIR=${q(ka)}; LVS_RESOURCE=test LVS_COMPONENT=director DATA_ADDRESS=10.86.0.44; . ${q(path.join(SCRIPT_DIR, concern))}; ${body}`], {
+                encoding: "utf8",
+            });
+            expect(r.stderr).toBe("");
+            return r.stdout;
+        };
+        const iface = Object.entries(os.networkInterfaces()).find(([, addrs]) => addrs?.some((a) => !a.internal))?.[0] ?? "lo";
+        const id = "tcp-fd86:86::180-80";
+        const svc = `SERVICE_ID=${id} PROTOCOL=tcp VIP=fd86:86::180 PORT=80`;
+        const real = `${svc} REAL_ADDRESS=fd86:86::11 REAL_PORT=80 WEIGHT=1 CHECK_TYPE=tcp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=1 CHECK_TIMEOUT=0.5 CHECK_RETRY=1 CHECK_RETRY_DELAY=0.5 CHECK_MARK=1280700000 CHECK_FROM=fd86:86::44`;
+        const pair = "VIPS=(fd86:86::180 10.86.0.180) STATIC_VIPS=() PEER=10.86.0.45 PRIORITY=150 ROUTER_ID=51 VRRP_VERSION=3 ADVERT=0.5 AUTH_PASS= SYNC_ID=7";
+        try {
+            fs.mkdirSync(path.join(ka, "services", id), { recursive: true });
+            fs.mkdirSync(path.join(ka, "checks"), { recursive: true });
+            fs.writeFileSync(path.join(ka, "keepalived.conf"), sh("keepalived.sh", `${pair}; render_main`));
+            fs.writeFileSync(path.join(ka, "vrrp.conf"), sh("keepalived.sh", `${pair}; render_vrrp ${iface}`));
+            fs.writeFileSync(path.join(ka, "services", `${id}.conf`), sh("ipvs-service.sh", `${svc} SCHEDULER=rr PERSISTENCE=0; render`));
+            fs.writeFileSync(path.join(ka, "services", id, "fd86:86::11-80.conf"), sh("ipvs-real.sh", `${real}; render_real 1`));
+            fs.writeFileSync(path.join(ka, "checks", `${id}-fd86:86::11-80.conf`), sh("ipvs-real.sh", `${real}; render_mark`));
+            for (const conf of ["keepalived.conf", "vrrp.conf"]) {
+                const r = spawnSync("keepalived", ["-t", "-f", path.join(ka, conf)], { encoding: "utf8" });
+                expect({ conf, status: r.status, out: `${r.stdout}${r.stderr}` }).toEqual({ conf, status: 0, out: "" });
+            }
+            // The check leaves from the director's IPv6 address (its IPv4 one, DATA_ADDRESS, cannot reach an IPv6 VIP).
+            expect(fs.readFileSync(path.join(ka, "services", id, "fd86:86::11-80.conf"), "utf8")).toMatch(/connect_ip fd86:86::180\n\s+bindto fd86:86::44\n\s+fwmark 1280700000\n/);
+            // The adverts carry the first IPv4 VIP, though the config lists the IPv6 one first.
+            expect(fs.readFileSync(path.join(ka, "vrrp.conf"), "utf8")).toMatch(/virtual_ipaddress \{\n\s+10\.86\.0\.180\/32 dev \S+\n\s+\}\n\s+virtual_ipaddress_excluded \{\n\s+fd86:86::180\/128 dev \S+\n\s+\}/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     test("a broken file is refused by keepalived -t (the control: this check can fail)", () => {
         const { status, out, dir } = render(true, "virtual_server 10.86.0.180 81 {\n    lvs_sched rr\n    wieght 3\n}\n");
         fs.rmSync(dir, { recursive: true, force: true });
@@ -894,6 +959,13 @@ describe("the director's notrack table (keepalived.sh), checked by the real nft 
         const table = render("VIPS=(10.86.0.180) STATIC_VIPS=() PORTS=(80/tcp 8000/tcp) NAT_REALS=(10.86.2.55:80/tcp)");
         expect(table).toMatch(/^\s+ip daddr \{ 10\.86\.0\.180 \} tcp dport 8000 notrack$/m);
         expect(table).toMatch(/^\s+ip saddr 10\.86\.2\.55 tcp sport 80 fib daddr type != local notrack$/m);
+        expect(check(table)).toEqual({ status: 0, out: "" });
+    });
+
+    test("with IPv6 VIPs: one inet table, the IPv6 VIPs' traffic matched by ip6 daddr; nft accepts it", () => {
+        const table = render("VIPS=(10.86.0.180 fd86:86::180) STATIC_VIPS=() PORTS=(80/tcp 53/udp)");
+        expect(table).toMatch(/^table inet lvs_dr_notrack\ndelete table inet lvs_dr_notrack\ntable inet lvs_dr_notrack \{$/m);
+        expect(table).toMatch(/^\s+ip daddr \{ 10\.86\.0\.180 \} udp dport 53 notrack\n\s+ip6 daddr \{ fd86:86::180 \} udp dport 53 notrack$/m);
         expect(check(table)).toEqual({ status: 0, out: "" });
     });
 
