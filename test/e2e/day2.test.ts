@@ -33,6 +33,7 @@ import {
     underLoad,
     VIP,
     VIP2,
+    VIP6,
     vrrpMasterEntries,
 } from "./lab";
 
@@ -74,6 +75,10 @@ const NATSVC = { name: "nat", vip: VIP, port: 8000, scheduler: "rr", realServers
  * a second one, added to the pair under load (VRRP must hold still through it).
  */
 const APP = { name: "app", vip: VIP2, ports: [8080, 8443], scheduler: "rr", persistence: 300, realServers: [{ host: "web1" }, { host: "web2" }] };
+
+/** An IPv6 service: web1 and web2 by direct routing, at their IPv6 addresses (lab.sh's fd86:86::11, ::22). */
+const WEB6 = { name: "web6", vip: VIP6, port: 80, scheduler: "rr", realServers: [{ host: "web1" }, { host: "web2" }] };
+const WEB6_REALS = ["fd86:86::11", "fd86:86::22"];
 
 /** The mark lvs-dr picked for APP, from the stack's outputs (what a stack reference reads). */
 function appMark(): number {
@@ -158,8 +163,8 @@ function reloads(director: string): { vrrp: number; checks: number } {
 }
 
 describe("changes under load, with zero failed requests", () => {
-    test("add a third web server, a tunnelled one in another network, a firewall-mark service (8080 + 8443 as one) and a UDP service", () => {
-        step("day-2: add web3, web4 (tunnelled), a firewall-mark service and a UDP service");
+    test("add a third web server, a tunnelled one in another network, a firewall-mark service (8080 + 8443 as one), a UDP service and an IPv6 service", () => {
+        step("day-2: add web3, web4 (tunnelled), a firewall-mark service, a UDP service and an IPv6 service");
         // The UDP service's responders, before the service: its checks pass from the start.
         for (const vm of ECHO.realServers.map((x) => x.host)) startEcho(vm);
         const r = underLoad(() => {
@@ -174,17 +179,46 @@ describe("changes under load, with zero failed requests", () => {
                 c["lvs-dr:mounts"].push({ host: "web3", server: "nfs", export: "/srv/lvs/kgc", path: "/var/www/html" });
                 // In the same up (each up costs minutes under emulation); kept until the last
                 // suite's destroy, which must remove its marks, their unit and file exactly.
-                c["lvs-dr:director"].vips.push(APP.vip);
+                c["lvs-dr:director"].vips.push(APP.vip, VIP6);
                 // The TCP services are checked with the lab's timers, the web service's (lab.sh config).
                 const labCheck = c["lvs-dr:services"][0].healthCheck;
-                c["lvs-dr:services"].push({ ...APP, healthCheck: labCheck }, ECHO, { ...NATSVC, healthCheck: labCheck });
+                c["lvs-dr:services"].push({ ...APP, healthCheck: labCheck }, ECHO, { ...NATSVC, healthCheck: labCheck }, { ...WEB6, healthCheck: labCheck });
             });
             pulumi(["up", "--yes", "--skip-preview"]);
         });
         reloadsAfterVipChange = DIRECTORS.map(reloads);
-        expectNoFailures(r, "adding web3, web4, the firewall-mark service and the UDP service");
+        expectNoFailures(r, "adding web3, web4, the firewall-mark service, the UDP service and the IPv6 service");
         checkTables((t) => t.includes("-r 10.86.0.33:80 -g -w 1"), "web3 is not a real server");
         checkTables((t) => t.includes(`-a -t ${VIP}:80 -r ${WEB4}:80 -i -w 1`), "web4 is not a tunnelled real server");
+    });
+
+    test("IPv6: both pages through the IPv6 VIP; only the active director answers neighbour solicitations for it, though web1 and web2 hold it on lo", () => {
+        step("day-2: the IPv6 service");
+        checkTables(
+            (t) => t.includes(`-A -t [${VIP6}]:80 -s rr`) && WEB6_REALS.every((a) => t.includes(`-a -t [${VIP6}]:80 -r [${a}]:80 -g -w 1`)),
+            "the IPv6 service and its two real servers are not in the IPVS table (their checks through the IPv6 VIP pass, or keepalived would have left them out)",
+        );
+        // Each real server's check through the VIP has its fwmark service, of the IPv6 family.
+        checkTables((t) => WEB6_REALS.every((a) => new RegExp(`^-a -f \\d+ -6 -r \\[${a}\\]:0 -g -w 1$`, "m").test(t)), "the IPv6 checks' fwmark services are missing");
+        const pages = onVm("client", `for i in 1 2 3 4 5 6; do curl -sS -g --max-time 5 'http://[${VIP6}]/'; done`).stdout.trim().split("\n");
+        check(pages.length === 6 && PAGES.every((p) => pages.filter((x) => x === p).length === 3), "client", "6 requests to the IPv6 VIP did not return both pages, 3 times each", pages);
+        for (const web of ["web1", "web2"]) {
+            const lo = onVm(web, "ip -o -6 addr show dev lo").stdout;
+            check(lo.includes(` ${VIP6}/128 `), web, "the IPv6 VIP is not on lo", lo);
+        }
+        // Neighbour discovery, as the client's kernel does it: every answer for the VIP comes from the
+        // active director's MAC (ndisc6 -m waits for more than one). Linux answers a solicitation only
+        // for an address of the interface it arrives on, so web1 and web2 (VIP on lo) stay silent,
+        // with no setting of ours (IPv4 needs arp_ignore).
+        const active = master();
+        const mac = (vm: string) => onVm(vm, "cat /sys/class/net/eth1/address").stdout.trim().toUpperCase();
+        const answers = (addr: string) => [...onVm("client", `ndisc6 -m -n -r 3 -w 1500 ${addr} eth1 || true`, { allowFail: true }).stdout.matchAll(/Target link-layer address: ([0-9A-F:]{17})/g)].map((m) => m[1]);
+        const vipAnswers = answers(VIP6);
+        check(vipAnswers.length > 0 && vipAnswers.every((m) => m === mac(active)), "client", `neighbour solicitations for ${VIP6} were answered by other than the active director (${active}, ${mac(active)})`, vipAnswers);
+        // The control: a real server's own address is answered, by its MAC (the tool sees real servers' answers).
+        const web1Answers = answers(WEB6_REALS[0]);
+        check(web1Answers.length > 0 && web1Answers.every((m) => m === mac("web1")), "client", "web1's own IPv6 address was not answered by web1", web1Answers);
+        process.stderr.write(`[e2e] ipv6: ${VIP6} answered by ${[...new Set(vipAnswers)].join(", ")} (${active}); ${WEB6_REALS[0]} by ${[...new Set(web1Answers)].join(", ")} (web1)\n`);
     });
 
     test("web4, one router away, tunnelled: serves through the VIP, its replies bypass the director, a large download stays whole", () => {

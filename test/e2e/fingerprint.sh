@@ -35,12 +35,13 @@ section "addresses and routes"
 ip -o addr show | awk '{ print $2, $3, $4 }' | sort
 ip route show table main | sort
 ip route show table local | grep -v ' 127\.' | sort
+ip -6 route show table local | grep -Ev '^(local|anycast|multicast) (::1|fe80:|ff00:)' | sort
 # Routing rules and the routes of every table but main and local (a NAT real server's of lvs-dr).
 ip -4 rule show
 ip -4 route show table all | grep -Ev ' table (main|local)\b|^(local|broadcast) ' | grep ' table ' | sort
 
 section "kernel settings (net.ipv4.vs.* excepted: they exist only while ip_vs, which stays loaded, is)"
-sysctl -a 2>/dev/null | grep -E '^net\.ipv4\.(ip_forward|conf\.[a-z0-9]+\.(arp_ignore|arp_announce|send_redirects|accept_redirects|accept_local|rp_filter)) ' | sort
+sysctl -a 2>/dev/null | grep -E '^net\.ipv4\.(ip_forward|conf\.[a-z0-9]+\.(arp_ignore|arp_announce|send_redirects|accept_redirects|accept_local|rp_filter)) |^net\.ipv6\.conf\.[a-z0-9]+\.accept_redirects ' | sort
 
 section "IPVS"
 command -v ipvsadm >/dev/null && ipvsadm -S -n

@@ -162,6 +162,8 @@ export const STACK_FILE = path.join(ROOT, "Pulumi.lab.yaml");
 export const VIP = "10.86.0.180";
 /** The firewall-mark service's VIP (day2.test.ts adds it to the pair under load; ha.test.ts fails it over). */
 export const VIP2 = "10.86.0.181";
+/** An IPv6 VIP on the lab's fd86:86::/64 (day2.test.ts adds it and a service of web1 and web2 under load). */
+export const VIP6 = "fd86:86::180";
 /** The client VM's address on the data plane (lab.sh). */
 const CLIENT = "10.86.0.1";
 export const PAGES = ["this is kgc web!", "this is benet web!"];

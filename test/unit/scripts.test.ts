@@ -630,6 +630,63 @@ describe("the connections a drain waits for (established_connections in ipvs-rea
     });
 });
 
+describe("IPVS entries no resource wants (ipvs_extras and prune_ipvs in live.sh), IPv4 and IPv6", () => {
+    // ipvsadm -S -n as ipvsadm 1.31 prints it (ipvsadm.c): an IPv6 VIP in brackets, an IPv6 fwmark
+    // service with "-6" after its mark.
+    const TABLE = [
+        "-A -t 10.86.0.180:80 -s rr",
+        "-a -t 10.86.0.180:80 -r 10.86.0.11:80 -g -w 1",
+        "-a -t 10.86.0.180:80 -r 10.86.0.33:80 -g -w 1",
+        "-A -t [fd86:86::180]:80 -s rr",
+        "-a -t [fd86:86::180]:80 -r [fd86:86::11]:80 -g -w 1",
+        "-a -t [fd86:86::180]:80 -r [fd86:86::33]:80 -g -w 1",
+        "-A -f 1280700000 -6 -s rr",
+        "-a -f 1280700000 -6 -r [fd86:86::11]:0 -g -w 1",
+        "-A -f 1280700001 -6 -s rr",
+        "-a -f 1280700001 -6 -r [fd86:86::22]:0 -g -w 1",
+        "-A -t [fd86:86::999]:80 -s rr",
+        "",
+    ].join("\n");
+    // What the resources want: each VIP:80 with its first real server, and one check mark's service.
+    const WANTED = [
+        "vip 10.86.0.180",
+        "vip fd86:86::180",
+        "service -t 10.86.0.180:80",
+        "real -t 10.86.0.180:80 10.86.0.11:80",
+        "service -t [fd86:86::180]:80",
+        "real -t [fd86:86::180]:80 [fd86:86::11]:80",
+        "service -f 1280700000 -6",
+        "real -f 1280700000 -6 [fd86:86::11]:0",
+    ].join("\n");
+    const run = (body: string): string[] => {
+        const out = runSourced("live.sh", [
+            `ipvsadm() { if [ "$1" = -S ]; then printf '%s' ${shellQuote(TABLE)}; else echo "ipvsadm $*"; fi; }`,
+            `ipvs_wanted() { printf '%s\\n' ${shellQuote(WANTED)}; }`,
+            "LVS_RESOURCE=test; changed() { :; }",
+            body,
+        ]);
+        return out.trim().split("\n").filter(Boolean);
+    };
+
+    test("the extras: a real server of each family, an IPv6 check mark's service and real server nobody wants; not another VIP's service", () => {
+        expect(run("ipvs_extras")).toEqual([
+            "real -t 10.86.0.180:80 10.86.0.33:80",
+            "real -t [fd86:86::180]:80 [fd86:86::33]:80",
+            "service -f 1280700001 -6",
+            "real -f 1280700001 -6 [fd86:86::22]:0",
+        ]);
+    });
+
+    test("pruned with ipvsadm's own words (-6 kept after an IPv6 mark)", () => {
+        expect(run("ipvs_extras | prune_ipvs")).toEqual([
+            "ipvsadm -d -t 10.86.0.180:80 -r 10.86.0.33:80",
+            "ipvsadm -d -t [fd86:86::180]:80 -r [fd86:86::33]:80",
+            "ipvsadm -D -f 1280700001 -6",
+            "ipvsadm -d -f 1280700001 -6 -r [fd86:86::22]:0",
+        ]);
+    });
+});
+
 describe("which real servers keepalived holds alive (ka_alive_in in lib.sh, on keepalived 2.2.7's state dump)", () => {
     // A dump keepalived wrote on the lab's director (SIGUSR1), with a second fwmark service and a
     // VIP:8080 service added by copying its blocks, and some real servers' "alive" set to 0.
