@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ClusterSpec, parseClusterConfig, PROJECT, RawConfig, RealServerRef, ServiceSpec } from "./config";
 import { familyOf } from "./config/common";
+import { nfsSource } from "./config/nfs";
 import { Director } from "./director";
 import { HostTarget } from "./host";
 import { NfsServer, exportLine } from "./nfsServer";
@@ -188,7 +189,7 @@ export function clusterOutputs(spec: ClusterSpec) {
         ),
         mounts: spec.mounts.map((m) => ({
             host: m.host,
-            source: `${m.serverAddress}:${m.export}`,
+            source: nfsSource(m),
             server: m.server,
             export: m.export,
             path: m.path,

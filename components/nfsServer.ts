@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { ExportSpec } from "./config";
+import { addressId } from "./config/common";
 import { deployHostPlan, HostPlan, HostTarget, PlannedCommand } from "./host";
 import { LiveState } from "./liveState";
 
@@ -22,7 +23,7 @@ export function exportId(path: string): string {
  * after the mounts that depended on it (nfs-admit.sh).
  */
 export function admissionId(e: Pick<ExportSpec, "path" | "clients">): string {
-    return `${exportId(e.path)}-${e.clients.replace("/", "-")}`;
+    return `${exportId(e.path)}-${addressId(e.clients.replace("/", "-"))}`;
 }
 
 /** The resource name of an export's admission. */

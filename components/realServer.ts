@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MountSpec, WEB_SERVERS } from "./config";
+import { nfsSource } from "./config/nfs";
 import { addressId } from "./config/common";
 import { deployHostPlan, HostPlan, HostTarget, PlannedCommand, vipCommand } from "./host";
 import { LiveState } from "./liveState";
@@ -114,7 +115,7 @@ export function realServerPlan(name: string, args: Omit<RealServerArgs, "host">)
             params: { WEB_SERVER: args.webServer, PORTS: args.ports, SERVES_NFS: args.mounts.length > 0 ? "yes" : "no" },
         },
         ...args.mounts.map(({ mount, export: exp }) => {
-            const source = `${mount.serverAddress}:${mount.export}`;
+            const source = nfsSource(mount);
             const options = mountOptions(mount.options);
             return {
                 name: mountName(name, mount.path),

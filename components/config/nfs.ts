@@ -3,8 +3,8 @@
  */
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { absolutePath, at, name, optionProblem, Problems } from "./common";
-import { Hosts } from "./hosts";
+import { absolutePath, at, canonicalAddress, familyOf, name, optionProblem, Problems } from "./common";
+import { addressOf, Hosts, inNetwork } from "./hosts";
 
 /** Options accepted in an /etc/exports entry (exports(5)); `key=value` ones are listed with their key. */
 const EXPORT_OPTIONS = new Set([
@@ -21,10 +21,18 @@ const MOUNT_OPTIONS = new Set([
     "nofail", "lock", "nolock", "local_lock", "retry",
 ]);
 
-const clientSpec = z.string().refine(
-    (s) => ipaddr.IPv4.isValidFourPartDecimal(s) || ipaddr.IPv4.isValidCIDRFourPartDecimal(s),
-    { message: "is not an IPv4 address or network (like 192.168.86.0/24)" },
-);
+/** Whether `s` is an IPv6 address (plain: no zone, no IPv4 tail), or one with a prefix length. */
+function isIPv6Client(s: string): boolean {
+    const [a, prefix, ...rest] = s.split("/");
+    return rest.length === 0 && !/[%.]/.test(a) && ipaddr.IPv6.isValid(a) && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= 128));
+}
+/** An export's clients: an address or a network, IPv4 or IPv6 (normalized as the kernel prints it). */
+const clientSpec = z
+    .string()
+    .refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s) || ipaddr.IPv4.isValidCIDRFourPartDecimal(s) || isIPv6Client(s), {
+        message: "is not an IPv4 or IPv6 address or network (like 192.168.86.0/24 or fd86::/64)",
+    })
+    .transform((s) => [canonicalAddress(s.split("/")[0]), ...s.split("/").slice(1)].join("/"));
 
 const exportSchema = z.strictObject({
     path: absolutePath,
@@ -59,8 +67,16 @@ export interface NfsServerSpec {
     exports: ExportSpec[];
 }
 
-/** A mount as the real server applies it, with its NFS server's data-plane address. */
+/**
+ * A mount as the real server applies it, with its NFS server's address: its data-plane address, or
+ * its IPv6 one for an export to IPv6 clients.
+ */
 export type MountSpec = z.infer<typeof mountSchema> & { serverAddress: string };
+
+/** A mount's source as mount(8) takes it: ADDRESS:/export, an IPv6 address in brackets. */
+export function nfsSource(m: Pick<MountSpec, "serverAddress" | "export">): string {
+    return familyOf(m.serverAddress) === 6 ? `[${m.serverAddress}]:${m.export}` : `${m.serverAddress}:${m.export}`;
+}
 
 /**
  * Folders a mount must never cover: the root, the system's own trees and the folders that hold other
@@ -151,6 +167,7 @@ export function normalizeMounts(
         const mAt = (...p: PropertyKey[]) => at("mounts", i, ...p);
         const h = hosts.require(m.host, mAt("host"));
         const server = hosts.require(m.server, mAt("server"));
+        let family: 4 | 6 = 4;
         const key = `${m.host}:${m.path}`;
         if (mountPoints.has(key)) problems.push(`${mAt("path")}: ${m.path} on "${m.host}" is already mounts[${mountPoints.get(key)}]`);
         mountPoints.set(key, i);
@@ -178,19 +195,24 @@ export function normalizeMounts(
                     `${mAt("export")}: ${m.export} is not exported by "${server.name}" (exports: ${[...exps.keys()].join(", ")})`,
                 );
             } else {
+                // An export to IPv6 clients is mounted over IPv6: the client's and the server's IPv6 addresses.
                 const exp = exps.get(m.export)!;
-                const client = h ? ipaddr.IPv4.parse(h.address) : undefined;
-                const allowed = exp.clients.includes("/")
-                    ? client?.match(ipaddr.IPv4.parseCIDR(exp.clients))
-                    : client?.toString() === exp.clients;
+                family = familyOf(exp.clients);
+                const network = exp.clients.includes("/") ? exp.clients : undefined;
+                const client = h ? addressOf(h, family, network)?.address : undefined;
+                const allowed = client !== undefined && (network ? inNetwork(client, network) : client === exp.clients);
                 if (h && !allowed) {
-                    problems.push(`${mAt("host")}: "${h.name}" (${h.address}) is not in the export's clients ${exp.clients}`);
+                    problems.push(`${mAt("host")}: "${h.name}" (${client ?? `no IPv${family} address`}) is not in the export's clients ${exp.clients}`);
+                }
+                if (family === 6 && !addressOf(server, 6)) {
+                    problems.push(`${mAt("server")}: "${server.name}" has no IPv6 address, which its export to ${exp.clients} needs: add it to ${at("hosts", server.name, "otherAddresses")}`);
                 }
             }
             if (h && server.name === h.name) problems.push(`${mAt("server")}: "${h.name}" cannot mount from itself`);
         }
         if (h && server) {
-            mounts.push({ host: h.name, server: server.name, serverAddress: server.address, export: m.export, path: m.path, options: m.options });
+            const serverAddress = (family === 6 ? addressOf(server, 6)?.address : undefined) ?? server.address;
+            mounts.push({ host: h.name, server: server.name, serverAddress, export: m.export, path: m.path, options: m.options });
         }
     });
     for (const m of mounts) {

@@ -29,12 +29,15 @@ lvs_units() {
     web_dropin | sed 's|^/etc/systemd/system/||'
 }
 
+# The mount's source as mount(8) takes it and findmnt prints it: SERVER:EXPORT, an IPv6 SERVER in brackets.
+mount_source() { if [[ $SERVER == *:* ]]; then echo "[$SERVER]:$EXPORT"; else echo "$SERVER:$EXPORT"; fi; }
+
 lvs_apply() {
     local unit source current dropin wait port
     unit=$(mount_unit)
     wait=$(wait_unit)
     port=$(nfs_port)
-    source="$SERVER:$EXPORT"
+    source=$(mount_source)
     pkg_ensure nfs-client
     if grep -v '^[[:space:]]*#' /etc/fstab | awk -v m="$MOUNT_POINT" '$2 == m { found = 1 } END { exit !found }'; then
         fail "/etc/fstab already has an entry for $MOUNT_POINT; remove it or choose another mount point"
@@ -109,7 +112,7 @@ lvs_check() {
     check_unit "$(mount_unit)"
     [ -f "/etc/systemd/system/$(wait_unit)" ] || drift "$(wait_unit) is missing"
     current=$(findmnt -n -o SOURCE --mountpoint "$MOUNT_POINT" || true)
-    [ "$current" = "$SERVER:$EXPORT" ] || drift "$SERVER:$EXPORT is not mounted on $MOUNT_POINT${current:+ (found $current)}"
+    [ "$current" = "$(mount_source)" ] || drift "$(mount_source) is not mounted on $MOUNT_POINT${current:+ (found $current)}"
 }
 
 lvs_remove() {
@@ -125,7 +128,7 @@ lvs_remove() {
     fi
     unit_remove "$unit"
     unit_remove "$(wait_unit)"
-    if findmnt -n --mountpoint "$MOUNT_POINT" -o SOURCE | grep -qxF "$SERVER:$EXPORT"; then
+    if findmnt -n --mountpoint "$MOUNT_POINT" -o SOURCE | grep -qxF "$(mount_source)"; then
         umount "$MOUNT_POINT"
         changed "unmounted $MOUNT_POINT"
     fi

@@ -3,6 +3,7 @@
  * refused with a message naming the field and the value.
  */
 import { ConfigError, parseClusterConfig, RawConfig } from "../../components/config";
+import { nfsSource } from "../../components/config/nfs";
 import { checkParams } from "../../components/virtualService";
 import { FAKE_PRIVATE_KEY, runProgram, stackValues } from "../harness";
 
@@ -483,5 +484,32 @@ describe("IPv6 services (an IPv6 VIP, the hosts' IPv6 addresses)", () => {
 
     test("the IPv6 service above has no problem at all (the control for the refusals)", () => {
         expect(problems(v6)).toEqual([]);
+    });
+
+    /** The nfs server on fd86::/64 too, and kgc's export to the IPv6 network: web1 mounts it over IPv6. */
+    const nfs6 = (v: Values) => {
+        v6(v);
+        v.hosts.nfs.otherAddresses = ["fd86::77/64"];
+        v.nfsServers[0].exports[1].clients = "FD86:0::/64";
+    };
+
+    test("an export to IPv6 clients is mounted from the server's IPv6 address, in brackets", () => {
+        const v = dev();
+        nfs6(v);
+        const spec = parseClusterConfig(raw(v));
+        expect(spec.nfsServers[0].exports[1].clients).toBe("fd86::/64");
+        expect(spec.mounts.map((m) => `${m.host} ${nfsSource(m)}`)).toEqual(["web1 [fd86::77]:/opt/kgc", "web2 192.168.86.77:/opt/benet"]);
+    });
+
+    test.each([
+        ["an NFS server without an IPv6 address for IPv6 clients", (v: Values) => (nfs6(v), delete v.hosts.nfs.otherAddresses), /lvs-dr:mounts\[0\]\.server: "nfs" has no IPv6 address, which its export to fd86::\/64 needs/],
+        ["a mount by a host without an IPv6 address", (v: Values) => (nfs6(v), delete v.hosts.web1.otherAddresses, (v.services = [v.services[0]]), v.director.vips.pop()), /lvs-dr:mounts\[0\]\.host: "web1" \(no IPv6 address\) is not in the export's clients fd86::\/64/],
+        ["IPv6 clients with a zone", (v: Values) => (nfs6(v), (v.nfsServers[0].exports[1].clients = "fe80::1%eth0")), /lvs-dr:nfsServers\[0\]\.exports\[1\]\.clients: "fe80::1%eth0" is not an IPv4 or IPv6 address or network/],
+    ])("refuses %s, naming the field", (_what, mutate, message) => {
+        expect(problems(mutate).join("\n")).toMatch(message);
+    });
+
+    test("the IPv6 export above has no problem at all (the control for the refusals)", () => {
+        expect(problems(nfs6)).toEqual([]);
     });
 });

@@ -477,6 +477,10 @@ test("ipvs-real.sh: an IPv6 real server as ipvsadm -S prints it, the addresses i
     expect(lines).toEqual(["-a -t [fd86:86::180]:80 -r [fd86:86::11]:80 -g -w 3", "-a -f 7 -6 -r [fd86:86::11]:0 -g -w 1"]);
 });
 
+test("mount.sh: a mount's source as findmnt prints it, an IPv6 server in brackets", () => {
+    expect(runSourced("mount.sh", ["SERVER=fd86:86::77 EXPORT=/srv/lvs/kgc mount_source", "SERVER=10.86.0.77 EXPORT=/srv/lvs/kgc mount_source"])).toBe("[fd86:86::77]:/srv/lvs/kgc\n10.86.0.77:/srv/lvs/kgc\n");
+});
+
 test("tunnel.sh: the MSS clamp takes the tunnelled VIPs' SYN-ACKs down to the data interface's MTU less 60 bytes", () => {
     const mtu = Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8"));
     const out = runSourced("tunnel.sh", ["data_iface() { echo lo; }", "LVS_RESOURCE=web2-tunnel VIPS=(10.86.0.180 10.86.0.181)", "render_mss"]);
