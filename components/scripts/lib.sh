@@ -793,6 +793,8 @@ selinux_bool_restore() {
 #   KA_DIR/checks/ID-ADDR-PORT.conf     the fwmark service its check goes through (via the VIP)
 KA_DIR=/etc/lvs-dr/keepalived
 KA_UNIT=lvs-dr-keepalived.service
+# Its runtime folder (the unit's RuntimeDirectory: gone when it stops): its pid files, our lock.
+KA_RUN=/run/lvs-dr-keepalived
 
 # ka_running [UNIT]: whether keepalived (the checks', or UNIT: a pair's VRRP) runs.
 ka_running() { systemctl is-active --quiet "${1:-$KA_UNIT}"; }
@@ -910,19 +912,31 @@ ipvs_line() { ipvsadm -S -n 2>/dev/null | awk -v p="$1" 'index($0 " ", p) == 1 {
 # (keepalived does not run or knows no such real server). A real server out of the IPVS table is
 # keepalived's doing when it is not alive; when it is alive, someone deleted it by hand.
 ka_alive() {
-    local data=/tmp/keepalived_check.data pid mark
-    pid=$(cat /run/lvs-dr-keepalived/keepalived.pid 2>/dev/null) || { echo unknown; return; }
+    local pid copy
+    pid=$(cat "$KA_RUN/keepalived.pid" 2>/dev/null) || { echo unknown; return; }
+    copy=$(mktemp)
+    if ka_dump "$pid" "$copy" 9>"$KA_RUN/dump.lock"; then ka_alive_in "$copy" "$1" "$2"; else echo unknown; fi
+    rm -f "$copy"
+}
+
+# ka_dump PID COPY (with fd 9 open on the lock file): keepalived's state dump, copied to COPY. One
+# dump at a time: on a refresh the services' checks run side by side on a director, and each deletes
+# the dump it read; a cold run saw a check read none, answer "unknown", and so miss a real server
+# deleted by hand (nat-real-web5 after ipvsadm -C).
+ka_dump() {
+    local data=/tmp/keepalived_check.data mark
+    flock -w 15 9 || return 1
     mark=$(mktemp)
     touch -d '-1 second' "$mark"
-    kill -USR1 "$pid" 2>/dev/null || { rm -f "$mark"; echo unknown; return; }
+    kill -USR1 "$1" 2>/dev/null || { rm -f "$mark"; return 1; }
     for _ in $(seq 1 20); do
         [ "$data" -nt "$mark" ] && break
         sleep 0.1
     done
     rm -f "$mark"
-    [ -f "$data" ] || { echo unknown; return; }
+    [ -f "$data" ] || return 1
     sleep 0.1
-    ka_alive_in "$data" "$1" "$2"
+    cp "$data" "$2"
     # Our signal wrote them: leave nothing of ours behind in /tmp.
     rm -f /tmp/keepalived.data /tmp/keepalived_check.data /tmp/keepalived_parent.data
 }

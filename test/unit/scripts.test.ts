@@ -713,6 +713,26 @@ describe("which real servers keepalived holds alive (ka_alive_in in lib.sh, on k
     });
 });
 
+test("ka_alive: the services' checks side by side on a refresh each read a whole dump (one at a time), none answers unknown", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-kadump-"));
+    const dump = path.join(__dirname, "..", "fixtures", "keepalived_check.data");
+    // A stand-in for keepalived's parent: on SIGUSR1 it writes its checkers' dump, as keepalived does, a moment later.
+    const fake = spawnSync("bash", ["-c", `(trap 'sleep 0.05; cp ${shellQuote(dump)} /tmp/keepalived_check.data' USR1; while :; do sleep 0.05; done) >/dev/null 2>&1 & echo $!`], { encoding: "utf8" });
+    const pid = fake.stdout.trim();
+    try {
+        fs.writeFileSync(path.join(dir, "keepalived.pid"), `${pid}\n`);
+        const one = `(. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}; KA_RUN=${shellQuote(dir)}; PROTOCOL=tcp VIP=10.86.0.180 PORT=80; ka_alive 10.86.0.11 80)`;
+        const r = spawnSync("bash", ["-c", `for i in 1 2 3 4 5 6 7 8; do ${one} & done; wait`], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.stdout.trim().split("\n")).toEqual(Array(8).fill("yes"));
+        // Nothing of the dumps left behind in /tmp.
+        expect(fs.existsSync("/tmp/keepalived_check.data")).toBe(false);
+    } finally {
+        spawnSync("kill", [pid]);
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
+
 describe("keepalived's config as the scripts render it (checked by the real keepalived -t)", () => {
     /**
      * Renders keepalived.sh's main file, and ipvs-service.sh's and ipvs-real.sh's files for a tcp
