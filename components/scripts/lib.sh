@@ -39,7 +39,21 @@ trap lvs_cleanup EXIT
 
 # Everything a script says goes to its output (the Pulumi command's stdout) and to the system log,
 # so `journalctl -t lvs-dr` on a host shows every run and every change, whatever the client kept.
-journal() { logger -t lvs-dr -- "$*" 2>/dev/null || true; }
+# A check run (live.sh's, on a refresh) collects its lines in LVS_JOURNAL_BUFFER and hands them to
+# logger once at its end (journal_flush): every program started costs an emulated or busy host, and a
+# refresh checks every resource.
+journal() {
+    if [ -n "${LVS_JOURNAL_BUFFER:-}" ]; then
+        printf '%s\n' "$*" >>"$LVS_JOURNAL_BUFFER"
+    else
+        logger -t lvs-dr -- "$*" 2>/dev/null || true
+    fi
+}
+journal_flush() {
+    [ -n "${LVS_JOURNAL_BUFFER:-}" ] || return 0
+    [ ! -s "$LVS_JOURNAL_BUFFER" ] || logger -t lvs-dr -f "$LVS_JOURNAL_BUFFER" 2>/dev/null || true
+    rm -f "$LVS_JOURNAL_BUFFER"
+}
 say() {
     printf 'lvs-dr %s: %s\n' "$LVS_RESOURCE" "$*"
     journal "$LVS_RESOURCE: $*"
@@ -904,19 +918,35 @@ svc_name() {
 }
 
 # ipvs_line PREFIX: the line of `ipvsadm -S -n` that starts with PREFIX, if any.
-ipvs_line() { ipvsadm -S -n 2>/dev/null | awk -v p="$1" 'index($0 " ", p) == 1 { print; exit }'; }
+# A check run reads the table once (IPVS_SNAPSHOT, set by live.sh): a check changes nothing in it.
+ipvs_line() {
+    local table line
+    if [ -n "${IPVS_SNAPSHOT+set}" ]; then table=$IPVS_SNAPSHOT; else table=$(ipvsadm -S -n 2>/dev/null) || true; fi
+    while IFS= read -r line; do
+        if [[ "$line " == "$1"* ]]; then
+            printf '%s\n' "$line"
+            return 0
+        fi
+    done <<<"$table"
+}
 
 # ka_alive ADDRESS RPORT: whether keepalived counts that real server of this resource's service
 # (VIP, PORT, FWMARK, PROTOCOL) as alive (its check passes), from keepalived's own state
 # dump (SIGUSR1 to its parent writes /tmp/keepalived_check.data): "yes", "no", or "unknown"
 # (keepalived does not run or knows no such real server). A real server out of the IPVS table is
 # keepalived's doing when it is not alive; when it is alive, someone deleted it by hand.
+# A check run takes one dump for all its real servers (KA_DUMP_CACHE: a file live.sh names, empty
+# until the first real server asks).
 ka_alive() {
     local pid copy
+    if [ -n "${KA_DUMP_CACHE:-}" ] && [ -s "$KA_DUMP_CACHE" ]; then
+        ka_alive_in "$KA_DUMP_CACHE" "$1" "$2"
+        return
+    fi
     pid=$(cat "$KA_RUN/keepalived.pid" 2>/dev/null) || { echo unknown; return; }
-    copy=$(mktemp)
+    copy=${KA_DUMP_CACHE:-$(mktemp)}
     if ka_dump "$pid" "$copy" 9>"$KA_RUN/dump.lock"; then ka_alive_in "$copy" "$1" "$2"; else echo unknown; fi
-    rm -f "$copy"
+    [ -n "${KA_DUMP_CACHE:-}" ] || rm -f "$copy"
 }
 
 # ka_dump PID COPY (with fd 9 open on the lock file): keepalived's state dump, copied to COPY. One

@@ -135,8 +135,26 @@ ipvs_extras() {
         }'
 }
 
+# check_setup: what one check run shares among its resources' checks, each a program fewer per
+# resource (a refresh checks them all, on hosts where every program started costs): two scratch
+# files (each check's drift and changes), one read of the IPVS table (a check changes nothing in
+# it), one keepalived state dump (taken when a real server first asks), and the journal's lines,
+# handed to logger at the end.
+check_setup() {
+    # shellcheck disable=SC2034 # KA_DUMP_CACHE and LVS_JOURNAL_BUFFER are read by lib.sh
+    CHECK_DRIFT=$(mktemp) CHECK_CHANGES=$(mktemp) KA_DUMP_CACHE=$(mktemp) LVS_JOURNAL_BUFFER=$(mktemp)
+    LVS_ON_EXIT+=(check_cleanup)
+    # shellcheck disable=SC2034 # read by lib.sh's ipvs_line
+    if command -v ipvsadm >/dev/null 2>&1; then IPVS_SNAPSHOT=$(ipvsadm -S -n 2>/dev/null) || unset IPVS_SNAPSHOT; fi
+}
+check_cleanup() {
+    journal_flush
+    rm -f "$CHECK_DRIFT" "$CHECK_CHANGES" "$KA_DUMP_CACHE"
+}
+
 lvs_check() {
     local name def rc
+    check_setup
     for name in "${NAMES[@]}"; do
         def="$(defs_dir)/$name.def"
         if [ ! -f "$def" ]; then
@@ -162,13 +180,15 @@ lvs_check() {
     done < <(ipvs_extras)
 }
 
-# check_one: the check of one resource, with its own drift record (we are in its subshell).
+# check_one: the check of one resource, with its own drift record (we are in its subshell): the
+# run's two scratch files (check_setup), emptied.
 check_one() {
-    LVS_DRIFT=$(mktemp)
-    LVS_CHANGES=$(mktemp)
+    LVS_DRIFT=$CHECK_DRIFT
+    LVS_CHANGES=$CHECK_CHANGES
+    : >"$LVS_DRIFT"
+    : >"$LVS_CHANGES"
     local rc=0
     lvs_main check || rc=$?
-    rm -f "$LVS_DRIFT" "$LVS_CHANGES"
     return "$rc"
 }
 

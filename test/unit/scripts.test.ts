@@ -727,8 +727,38 @@ test("ka_alive: the services' checks side by side on a refresh each read a whole
         expect(r.stdout.trim().split("\n")).toEqual(Array(8).fill("yes"));
         // Nothing of the dumps left behind in /tmp.
         expect(fs.existsSync("/tmp/keepalived_check.data")).toBe(false);
+        // A check run's real servers share one dump (KA_DUMP_CACHE): the second answer needs no signal.
+        const cache = path.join(dir, "dump");
+        fs.writeFileSync(cache, "");
+        const twice = spawnSync("bash", ["-c", `(. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}; KA_RUN=${shellQuote(dir)}; KA_DUMP_CACHE=${shellQuote(cache)}; PROTOCOL=tcp VIP=10.86.0.180 PORT=80; ka_alive 10.86.0.11 80; KA_RUN=/nonexistent; ka_alive 10.86.0.22 80)`], { encoding: "utf8" });
+        expect(twice.stdout).toBe("yes\nno\n");
     } finally {
         spawnSync("kill", [pid]);
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
+
+test("a check run reads the IPVS table once (IPVS_SNAPSHOT) and finds the same lines as a read per line; the first match, whole words only", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-snap-"));
+    try {
+        const calls = path.join(dir, "calls");
+        const table = "-A -t 10.86.0.180:8080 -s rr\n-A -t 10.86.0.180:80 -s rr\n-a -t 10.86.0.180:80 -r 10.86.0.11:80 -g -w 1\n";
+        const lookups = `ipvs_line '-A -t 10.86.0.180:80 '; ipvs_line '-a -t 10.86.0.180:80 -r 10.86.0.11:80 '; ipvs_line '-A -t 10.86.0.181:80 '; echo end`;
+        const run = (snapshot: boolean) =>
+            runSourced("ipvs-real.sh", [
+                `ipvsadm() { echo x >>${shellQuote(calls)}; printf '%s' ${shellQuote(table)}; }`,
+                snapshot ? "IPVS_SNAPSHOT=$(ipvsadm -S -n); : >" + shellQuote(calls) : ":",
+                lookups,
+            ]);
+        const direct = run(false);
+        const directCalls = fs.readFileSync(calls, "utf8").split("\n").filter(Boolean).length;
+        fs.rmSync(calls);
+        const cached = run(true);
+        expect(direct).toBe("-A -t 10.86.0.180:80 -s rr\n-a -t 10.86.0.180:80 -r 10.86.0.11:80 -g -w 1\nend\n");
+        expect(cached).toBe(direct);
+        expect(directCalls).toBe(3);
+        expect(fs.existsSync(calls) ? fs.readFileSync(calls, "utf8") : "").toBe("");
+    } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
 });
