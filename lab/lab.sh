@@ -496,6 +496,7 @@ write_stack_config() {
 			      protocol: tcp
 			      scheduler: rr
 			      method: dr
+			      drainIdle: 30
 			      healthCheck:
 			        type: tcp
 			        interval: 2

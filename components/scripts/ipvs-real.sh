@@ -67,6 +67,19 @@ mark_in_table() {
     [ "$(ipvs_line "-A ${MARK_KEY[*]} ")" = "-A ${MARK_KEY[*]} -s rr" ] &&
         [ "$(ipvs_line "-a ${MARK_KEY[*]} -r $(ipvs_addr "$REAL_ADDRESS" 0) ")" = "$(check_real_line)" ]
 }
+# mark_restore: the fwmark service of the check through the VIP put back as keepalived makes it, after
+# it was deleted by hand (ipvsadm -C), so the check can pass. Its real server with port 0, as
+# `ipvsadm -S` prints it: ipvsadm refuses an IPv6 address in brackets without a port (a cold run's
+# repair failed so: "illegal real server address[:port] specified").
+mark_restore() {
+    mark_key "$CHECK_MARK"
+    ipvsadm -D "${MARK_KEY[@]}" 2>/dev/null || true
+    ipvsadm -A "${MARK_KEY[@]}" -s rr
+    real_args 1 "$(ipvs_addr "$REAL_ADDRESS" 0)" "${MARK_KEY[@]}"
+    ipvsadm "${REAL_ARGS[@]}"
+    changed "restored the fwmark service $CHECK_MARK of the check through the VIP"
+}
+
 # Whether keepalived holds this real server's check as failing (it is then out of the table on purpose).
 check_fails() { [ "$(ka_alive "$REAL_ADDRESS" "$REAL_PORT")" != yes ]; }
 not_in_table() { [ -z "$(live_line)" ]; }
@@ -176,13 +189,7 @@ lvs_apply() {
         return 0
     fi
     if ! mark_in_table; then
-        # The check's path was deleted by hand (ipvsadm -C): put it back, so the check can pass.
-        mark_key "$CHECK_MARK"
-        ipvsadm -D "${MARK_KEY[@]}" 2>/dev/null || true
-        ipvsadm -A "${MARK_KEY[@]}" -s rr
-        real_args 1 "$(ipvs_addr "$REAL_ADDRESS")" "${MARK_KEY[@]}"
-        ipvsadm "${REAL_ARGS[@]}"
-        changed "restored the fwmark service $CHECK_MARK of the check through the VIP"
+        mark_restore
         ka_wait "seen the check of $REAL_ADDRESS:$REAL_PORT pass again" has_weight "$WEIGHT" || true
     fi
     if ! has_weight "$WEIGHT" && ! check_fails; then

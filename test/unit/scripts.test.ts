@@ -481,6 +481,25 @@ test("mount.sh: a mount's source as findmnt prints it, an IPv6 server in bracket
     expect(runSourced("mount.sh", ["SERVER=fd86:86::77 EXPORT=/srv/lvs/kgc mount_source", "SERVER=10.86.0.77 EXPORT=/srv/lvs/kgc mount_source"])).toBe("[fd86:86::77]:/srv/lvs/kgc\n10.86.0.77:/srv/lvs/kgc\n");
 });
 
+test("ipvs-real.sh: a check's fwmark service deleted by hand is put back with ipvsadm's own words (an IPv6 real server with its port 0, in brackets)", () => {
+    const out = runSourced("ipvs-real.sh", [
+        'ipvsadm() { echo "ipvsadm $*"; }; changed() { :; }',
+        "PROTOCOL=tcp VIP=fd86:86::180 PORT=80 REAL_ADDRESS=fd86:86::11 REAL_PORT=80 CHECK_MARK=7",
+        "mark_restore",
+        "VIP=10.86.0.180 REAL_ADDRESS=10.86.0.11 CHECK_MARK=8 METHOD=tun",
+        "mark_restore",
+    ]);
+    // What the check_real_line comparison expects afterwards (ipvsadm -S -n prints the port 0).
+    expect(out.trim().split("\n")).toEqual([
+        "ipvsadm -D -f 7 -6",
+        "ipvsadm -A -f 7 -6 -s rr",
+        "ipvsadm -a -f 7 -6 -r [fd86:86::11]:0 -g -w 1",
+        "ipvsadm -D -f 8",
+        "ipvsadm -A -f 8 -s rr",
+        "ipvsadm -a -f 8 -r 10.86.0.11:0 -i -w 1 --tun-type ipip",
+    ]);
+});
+
 test("tunnel.sh: the MSS clamp takes the tunnelled VIPs' SYN-ACKs down to the data interface's MTU less 60 bytes", () => {
     const mtu = Number(fs.readFileSync("/sys/class/net/lo/mtu", "utf8"));
     const out = runSourced("tunnel.sh", ["data_iface() { echo lo; }", "LVS_RESOURCE=web2-tunnel VIPS=(10.86.0.180 10.86.0.181)", "render_mss"]);
