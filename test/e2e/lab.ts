@@ -101,6 +101,18 @@ function fail(message: string): never {
     throw new Error(message);
 }
 
+/**
+ * The lines of a command's output that say "error" (at most 60): Pulumi prints its diagnostics
+ * before the outputs and the summary, so the tail of a failed `up` does not say which resource failed
+ * or why (a cold run lost that: "3 errored", nothing more).
+ */
+export function errorLines(output: string): string[] {
+    return output
+        .split("\n")
+        .filter((l) => /\berror/i.test(l))
+        .slice(0, 60);
+}
+
 function run(
     label: string,
     cmd: string,
@@ -115,6 +127,7 @@ function run(
     if (!allowFail && res.status !== 0) {
         fail(
             `${currentStep}: ${label} failed (exit ${res.status}${r.error ? `, ${r.error.message}` : ""})\n` +
+                `--- error lines ---\n${errorLines(res.stdout + "\n" + res.stderr).join("\n")}\n` +
                 `--- stdout ---\n${res.stdout.slice(-6000)}\n--- stderr ---\n${res.stderr.slice(-6000)}`,
         );
     }

@@ -3,7 +3,7 @@
  * edit and Pulumi read back.
  */
 import { parseDocument } from "yaml";
-import { editConfigText } from "../e2e/lab";
+import { editConfigText, errorLines } from "../e2e/lab";
 
 const TEXT = [
     "encryptionsalt: v1:abc",
@@ -46,4 +46,10 @@ test("the secret, other keys and comments are kept", () => {
     expect(doc.config["lvs-dr:sshPrivateKey"]).toEqual({ secure: "v1:xyz" });
     expect(services(text)[0].port).toBe(80);
     expect(text).toContain("# the lab's services");
+});
+
+test("a failed command's error lines are kept whole, wherever they are in its output (Pulumi prints its diagnostics before its summary)", () => {
+    const out = ["Updating (lab):", "  ~ web6-real-web1 updating", "    error: illegal real server address[:port] specified", ...Array(500).fill("    outputs line"), "Resources:", "    3 errored"].join("\n");
+    expect(errorLines(out)).toEqual(["    error: illegal real server address[:port] specified", "    3 errored"]);
+    expect(errorLines("Resources:\n    5 unchanged\n")).toEqual([]);
 });
