@@ -50,13 +50,25 @@ export function familyOf(address: string): Family {
 }
 
 /** Whether `s` is an IPv6 address written plainly: no zone (%eth0), no dotted IPv4 part. */
-function isPlainIPv6(s: string): boolean {
+export function isPlainIPv6(s: string): boolean {
     return ipaddr.IPv6.isValid(s) && !/[%.]/.test(s);
+}
+
+/** Whether `s` is a plain IPv6 address (isPlainIPv6) with a prefix length of 0-128. */
+export function isPlainIPv6Cidr(s: string): boolean {
+    const [a, prefix, ...rest] = s.split("/");
+    return rest.length === 0 && isPlainIPv6(a) && /^\d{1,3}$/.test(prefix ?? "") && ipaddr.IPv6.isValidCIDR(s);
 }
 
 /** `s` as the kernel, ipvsadm and keepalived print it: IPv6 compressed and in lower case (RFC 5952). */
 export function canonicalAddress(s: string): string {
     return familyOf(s) === 6 ? ipaddr.IPv6.parse(s).toString() : s;
+}
+
+/** An address with or without a prefix length, its address part canonical (canonicalAddress). */
+export function canonicalCidr(s: string): string {
+    const [a, ...prefix] = s.split("/");
+    return [canonicalAddress(a), ...prefix].join("/");
 }
 
 /** An address as a part of a resource or object name (no ':', which Pulumi's URNs use): "fd86::180" -> "fd86--180". */
@@ -74,14 +86,10 @@ export const ip = z
 /** An IPv4 or IPv6 address with its network's prefix length, the address normalized. */
 export const ipCidr = z
     .string()
-    .refine(
-        (s) => {
-            const [a, prefix, ...rest] = s.split("/");
-            return rest.length === 0 && (ipaddr.IPv4.isValidCIDRFourPartDecimal(s) || (isPlainIPv6(a) && /^\d{1,3}$/.test(prefix ?? "") && ipaddr.IPv6.isValidCIDR(s)));
-        },
-        { message: "is not an IPv4 or IPv6 address with a prefix length (like 192.168.86.44/24 or fd86::44/64)" },
-    )
-    .transform((s) => `${canonicalAddress(s.split("/")[0])}/${s.split("/")[1]}`);
+    .refine((s) => ipaddr.IPv4.isValidCIDRFourPartDecimal(s) || isPlainIPv6Cidr(s), {
+        message: "is not an IPv4 or IPv6 address with a prefix length (like 192.168.86.44/24 or fd86::44/64)",
+    })
+    .transform(canonicalCidr);
 
 export const ipv4 = z.string().refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), {
     message: "is not an IPv4 address (four decimal parts, like 192.168.86.180)",

@@ -3,7 +3,7 @@
  */
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { absolutePath, at, canonicalAddress, familyOf, name, optionProblem, Problems } from "./common";
+import { absolutePath, at, canonicalCidr, Family, familyOf, isPlainIPv6, isPlainIPv6Cidr, name, optionProblem, Problems } from "./common";
 import { addressOf, Hosts, inNetwork } from "./hosts";
 
 /** Options accepted in an /etc/exports entry (exports(5)); `key=value` ones are listed with their key. */
@@ -21,18 +21,14 @@ const MOUNT_OPTIONS = new Set([
     "nofail", "lock", "nolock", "local_lock", "retry",
 ]);
 
-/** Whether `s` is an IPv6 address (plain: no zone, no IPv4 tail), or one with a prefix length. */
-function isIPv6Client(s: string): boolean {
-    const [a, prefix, ...rest] = s.split("/");
-    return rest.length === 0 && !/[%.]/.test(a) && ipaddr.IPv6.isValid(a) && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= 128));
-}
 /** An export's clients: an address or a network, IPv4 or IPv6 (normalized as the kernel prints it). */
 const clientSpec = z
     .string()
-    .refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s) || ipaddr.IPv4.isValidCIDRFourPartDecimal(s) || isIPv6Client(s), {
-        message: "is not an IPv4 or IPv6 address or network (like 192.168.86.0/24 or fd86::/64)",
-    })
-    .transform((s) => [canonicalAddress(s.split("/")[0]), ...s.split("/").slice(1)].join("/"));
+    .refine(
+        (s) => ipaddr.IPv4.isValidFourPartDecimal(s) || ipaddr.IPv4.isValidCIDRFourPartDecimal(s) || isPlainIPv6(s) || isPlainIPv6Cidr(s),
+        { message: "is not an IPv4 or IPv6 address or network (like 192.168.86.0/24 or fd86::/64)" },
+    )
+    .transform(canonicalCidr);
 
 const exportSchema = z.strictObject({
     path: absolutePath,
@@ -167,7 +163,7 @@ export function normalizeMounts(
         const mAt = (...p: PropertyKey[]) => at("mounts", i, ...p);
         const h = hosts.require(m.host, mAt("host"));
         const server = hosts.require(m.server, mAt("server"));
-        let family: 4 | 6 = 4;
+        let family: Family = 4;
         const key = `${m.host}:${m.path}`;
         if (mountPoints.has(key)) problems.push(`${mAt("path")}: ${m.path} on "${m.host}" is already mounts[${mountPoints.get(key)}]`);
         mountPoints.set(key, i);

@@ -3,7 +3,7 @@
  */
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { at, familyOf, ip, ipv4Cidr, name, pickMarks, port, Problems } from "./common";
+import { at, Family, familyOf, ip, ipv4Cidr, name, pickMarks, port, Problems } from "./common";
 import { addressesOf, addressOf, HostAddress, hostAddress, Hosts, HostSpec, inNetwork, isNetworkAddress } from "./hosts";
 
 /** Every IPVS scheduler the Linux kernel ships (ipvsadm(8), net/netfilter/ipvs). */
@@ -291,35 +291,31 @@ export function normalizeDirector(raw: z.infer<typeof directorSchema>, hosts: Ho
         }
         const family = familyOf(vip);
         // Each director holds it on its interface in its network of that family, and sends checks from there.
-        directors.forEach((d, k) => {
+        for (const d of directors) {
             if (d && !addressOf(d, family)) {
                 problems.push(
                     `${where}: the IPv6 VIP ${vip} needs an IPv6 address on director "${d.name}" (on the real servers' segment): ` +
                         `add it to ${at("hosts", d.name, "otherAddresses")}`,
                 );
             }
-            if (k === 1 && family === 6 && d && directors[0]) {
-                const a = addressOf(directors[0], 6);
-                const b = addressOf(d, 6);
-                if (a && b && a.network !== b.network) {
-                    problems.push(`${at("hosts", d.name, "otherAddresses")}: "${d.name}"'s IPv6 address ${b.address} is not on ${a.network}, the network of "${directors[0].name}": VRRP moves the VIPs within one segment`);
-                }
-            }
-        });
+        }
+        // Not its network's own address (IPv6: the subnet-router anycast address), nor IPv4's broadcast.
         const own = director ? addressOf(director, family) : undefined;
-        if (own && own.prefixLength < (family === 6 ? 127 : 31)) {
-            const cidr = `${own.address}/${own.prefixLength}`;
-            const special: [string, string][] =
-                family === 6
-                    ? [["subnet-router anycast", ipaddr.IPv6.networkAddressFromCIDR(cidr).toString()]]
-                    : [
-                          ["network", ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()],
-                          ["broadcast", ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toString()],
-                      ];
-            const hit = special.find(([, a]) => a === vip);
-            if (hit) problems.push(`${where}: VIP ${vip} is the ${hit[0]} address of the director's network ${own.network}`);
+        if (own) {
+            let special: string | undefined;
+            if (isNetworkAddress({ ...own, address: vip })) special = family === 6 ? "subnet-router anycast" : "network";
+            else if (family === 4 && own.prefixLength < 31 && vip === ipaddr.IPv4.broadcastAddressFromCIDR(`${own.address}/${own.prefixLength}`).toString()) {
+                special = "broadcast";
+            }
+            if (special) problems.push(`${where}: VIP ${vip} is the ${special} address of the director's network ${own.network}`);
         }
     });
+    // A pair moves its IPv6 VIPs within one IPv6 network, as its IPv4 ones within one segment.
+    const [first, second] = directors;
+    const [a6, b6] = [first, second].map((d) => (d ? addressOf(d, 6) : undefined));
+    if (raw.vips.some((v) => familyOf(v) === 6) && second && a6 && b6 && a6.network !== b6.network) {
+        problems.push(`${at("hosts", second.name, "otherAddresses")}: "${second.name}"'s IPv6 address ${b6.address} is not on ${a6.network}, the network of "${first!.name}": VRRP moves the VIPs within one segment`);
+    }
     if (pair && raw.vips.every((v) => familyOf(v) === 6)) {
         problems.push(
             `${at("director", "vips")}: a pair needs an IPv4 VIP: VRRP runs between the directors' IPv4 addresses and its adverts carry the first IPv4 VIP (IPv6 VIPs move with it)`,
@@ -351,7 +347,7 @@ function natGateway(cidr: string, directors: string[], hosts: Hosts, problems: P
 }
 
 /** A real server's address for a service of `family`: its data-plane address, or its IPv6 one (in `network` when it has one there). */
-function realAddress(h: HostSpec, family: 4 | 6, network: string | undefined): string | undefined {
+function realAddress(h: HostSpec, family: Family, network: string | undefined): string | undefined {
     return family === 4 ? h.address : addressOf(h, 6, network)?.address;
 }
 

@@ -478,6 +478,18 @@ describe("IPv6 services (an IPv6 VIP, the hosts' IPv6 addresses)", () => {
             },
             /lvs-dr:director\.vips: a pair needs an IPv4 VIP: VRRP runs between the directors' IPv4 addresses/,
         ],
+        [
+            "a pair on two IPv6 networks (named once, with two IPv6 VIPs)",
+            (v: Values) => {
+                v6(v);
+                v.hosts.director2 = { address: "192.168.86.45/24", otherAddresses: ["fd87::45/64"], ssh: { hostKey: v.hosts.director.ssh.hostKey } };
+                delete v.director.host;
+                v.director.hosts = ["director", "director2"];
+                v.director.vips.push("fd86::181");
+                v.services.push({ ...v.services[1], name: "web6b", vip: "fd86::181" });
+            },
+            /^(?![^]*director2"'s IPv6 address[^]*director2"'s IPv6 address)[^]*lvs-dr:hosts\.director2\.otherAddresses: "director2"'s IPv6 address fd87::45 is not on fd86::\/64, the network of "director": VRRP moves the VIPs within one segment/,
+        ],
     ])("refuses %s, naming the field", (_what, mutate, message) => {
         expect(problems(mutate).join("\n")).toMatch(message);
     });
