@@ -1,9 +1,9 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { IpvsTuning, VrrpSpec } from "./config";
-import { addressId, familyOf } from "./config/common";
+import { familyOf } from "./config/common";
 import { HostAddress } from "./config/hosts";
-import { deployHostPlan, HostPlan, HostTarget, PlannedCommand, vipCommand } from "./host";
+import { deployHostPlan, HostPlan, HostTarget, PlannedCommand, vipCommand, vipCommandName } from "./host";
 import { LiveState } from "./liveState";
 
 export interface DirectorArgs {
@@ -175,7 +175,7 @@ export class Director extends pulumi.ComponentResource {
         this.modules = commands[`${name}-ipvs-modules`];
         this.sysctl = commands[`${name}-sysctl`];
         this.keepalived = commands[`${name}-keepalived`];
-        if (!args.pair) for (const vip of args.vips) this.vipCommands[vip] = commands[`${name}-vip-${addressId(vip)}`];
+        if (!args.pair) for (const vip of args.vips) this.vipCommands[vip] = commands[vipCommandName(name, vip)];
         this.registerOutputs({ host: args.host.spec.name, address: args.host.spec.address, vips: args.vips, pair: !!args.pair });
     }
 }

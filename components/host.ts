@@ -79,13 +79,18 @@ export interface PlannedCommand {
  * real server's `lo` (with the recipe's host route), or `tunl0` for one the director tunnels to,
  * after `after` (its sysctls).
  */
+/** The resource name of a component's VIP command: "web1-vip-10.86.0.180", "web1-vip-fd86-86--180". */
+export function vipCommandName(component: string, vip: string): string {
+    return `${component}-vip-${addressId(vip)}`;
+}
+
 export function vipCommand(component: string, vip: string, on: "director" | "real-server" | "tunnel", after: string): PlannedCommand {
     const director = on === "director";
     const device = director ? "@IFACE@" : on === "tunnel" ? "tunl0" : "lo";
     // An IPv6 VIP on lo needs no route of its own: the address puts it in the local table.
     const hostRoute = !director && familyOf(vip) === 4;
     return {
-        name: `${component}-vip-${addressId(vip)}`,
+        name: vipCommandName(component, vip),
         concern: "vip",
         object: `vip-${addressId(vip)}`,
         params: { VIP: vip, DEVICE: device, HOST_ROUTE: hostRoute ? "yes" : "no", ANNOUNCE: director ? "yes" : "no" },

@@ -2,8 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MountSpec, WEB_SERVERS } from "./config";
 import { nfsSource } from "./config/nfs";
-import { addressId } from "./config/common";
-import { deployHostPlan, HostPlan, HostTarget, PlannedCommand, vipCommand } from "./host";
+import { deployHostPlan, HostPlan, HostTarget, PlannedCommand, vipCommand, vipCommandName } from "./host";
 import { LiveState } from "./liveState";
 
 export interface RealServerMount {
@@ -155,7 +154,7 @@ export class RealServer extends pulumi.ComponentResource {
         this.live = live;
         this.arp = commands[`${name}-arp`];
         this.natRoute = commands[`${name}-nat-route`];
-        for (const vip of args.vips) this.vipCommands[vip] = commands[`${name}-vip-${addressId(vip)}`];
+        for (const vip of args.vips) this.vipCommands[vip] = commands[vipCommandName(name, vip)];
         this.web = commands[`${name}-web`];
         for (const { mount } of args.mounts) this.mountCommands[mount.path] = commands[mountName(name, mount.path)];
         this.registerOutputs({

@@ -123,9 +123,9 @@ render_real() {
 }
 
 render_mark() {
+    printf '# Managed by lvs-dr (%s): the path of the health check of %s through %s.\n' "$LVS_RESOURCE" "$(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT")" "$VIP"
+    ka_fwmark_open "$CHECK_MARK"
     cat <<CONF
-# Managed by lvs-dr ($LVS_RESOURCE): the path of the health check of $(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT") through $VIP.
-virtual_server fwmark $CHECK_MARK {$([[ $VIP != *:* ]] || printf '\n    ip_family inet6')
     lvs_sched rr
     lvs_method $(method_name)
     real_server $REAL_ADDRESS {

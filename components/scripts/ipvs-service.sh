@@ -77,11 +77,8 @@ render() {
     if [ "${FWMARK:-0}" = 0 ]; then
         printf 'virtual_server %s %s {\n    lvs_sched %s\n    lvs_method DR\n    protocol %s\n' "$VIP" "$PORT" "$SCHEDULER" "${PROTOCOL^^}"
     else
-        # keepalived ignores a protocol here (the marks are what select the packets). Without an
-        # address, it takes the family from the first real server, and without one, IPv4: an IPv6
-        # service says so.
-        printf 'virtual_server fwmark %s {\n' "$FWMARK"
-        [[ $VIP != *:* ]] || printf '    ip_family inet6\n'
+        # keepalived ignores a protocol here (the marks are what select the packets).
+        ka_fwmark_open "$FWMARK"
         printf '    lvs_sched %s\n    lvs_method DR\n' "$SCHEDULER"
     fi
     [ "$PERSISTENCE" -eq 0 ] || printf '    persistence_timeout %s\n' "$PERSISTENCE"

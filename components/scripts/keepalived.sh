@@ -133,9 +133,7 @@ CONF
     printf '    virtual_ipaddress {\n        %s/32 dev %s\n    }\n' "$first" "$iface"
     if [ "${#others[@]}" -gt 0 ] || [ -n "$NAT_GATEWAY" ]; then
         printf '    virtual_ipaddress_excluded {\n'
-        for vip in "${others[@]}"; do
-            if [[ $vip == *:* ]]; then printf '        %s/128 dev %s\n' "$vip" "$iface"; else printf '        %s/32 dev %s\n' "$vip" "$iface"; fi
-        done
+        for vip in "${others[@]}"; do printf '        %s dev %s\n' "$(host_cidr "$vip")" "$iface"; done
         [ -z "$NAT_GATEWAY" ] || printf '        %s/32 dev %s\n' "$NAT_GATEWAY" "$NAT_IFACE"
         printf '    }\n'
     fi

@@ -895,13 +895,26 @@ svc_key() {
         SVC_KEY=(-t "$(ipvs_addr "$VIP" "$PORT")")
     fi
 }
+# host_cidr ADDRESS: the address as a host's own prefix, as `ip address` and keepalived take a VIP:
+# ADDRESS/32, an IPv6 one /128.
+host_cidr() { if [[ $1 == *:* ]]; then echo "$1/128"; else echo "$1/32"; fi; }
+
+# ka_fwmark_open MARK: the first line of keepalived's `virtual_server fwmark MARK` for this resource's
+# VIP, and its family when that is IPv6: without an address keepalived takes the family from the
+# first real server, and without one, IPv4.
+ka_fwmark_open() {
+    printf 'virtual_server fwmark %s {\n' "$1"
+    [[ $VIP != *:* ]] || printf '    ip_family inet6\n'
+}
+
 # mark_key MARK: MARK_KEY, the words of the fwmark service MARK of this resource's VIP: "-f MARK",
 # and "-6" after them for an IPv6 VIP (a fwmark service has no address of its own to say its family).
 mark_key() {
     MARK_KEY=(-f "$1")
     [[ $VIP != *:* ]] || MARK_KEY+=(-6)
 }
-# ipvs_addr ADDRESS [PORT]: ADDRESS (and :PORT) as ipvsadm takes and prints it, an IPv6 one in brackets.
+# ipvs_addr ADDRESS [PORT]: ADDRESS (and :PORT) as ipvsadm takes and prints it, an IPv6 one in brackets
+# (as mount(8) takes an NFS server's too: mount.sh).
 ipvs_addr() {
     local a=$1
     [[ $a != *:* ]] || a="[$a]"

@@ -30,7 +30,7 @@ lvs_units() {
 }
 
 # The mount's source as mount(8) takes it and findmnt prints it: SERVER:EXPORT, an IPv6 SERVER in brackets.
-mount_source() { if [[ $SERVER == *:* ]]; then echo "[$SERVER]:$EXPORT"; else echo "$SERVER:$EXPORT"; fi; }
+mount_source() { echo "$(ipvs_addr "$SERVER"):$EXPORT"; }
 
 lvs_apply() {
     local unit source current dropin wait port

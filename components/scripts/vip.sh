@@ -22,7 +22,8 @@ vip_device() {
 # vip_init: VIP_CIDR (the VIP with its prefix length), VIP_FLAGS (what `ip address` adds it with:
 # nodad for IPv6) and FAM (its family, as `ip` takes it).
 vip_init() {
-    if [[ $VIP == *:* ]]; then VIP_CIDR=$VIP/128 VIP_FLAGS=" nodad" FAM=-6; else VIP_CIDR=$VIP/32 VIP_FLAGS="" FAM=-4; fi
+    VIP_CIDR=$(host_cidr "$VIP")
+    if [[ $VIP == *:* ]]; then VIP_FLAGS=" nodad" FAM=-6; else VIP_FLAGS="" FAM=-4; fi
 }
 has_vip() { ip -o "$FAM" addr show dev "$1" | awk '{ print $4 }' | grep -qxF "$VIP_CIDR"; }
 
