@@ -12,12 +12,15 @@ import { Registered, runProgram, stackValues, ProgramRun } from "../harness";
 
 const COMMAND = "command:remote:Command";
 
-let run: ProgramRun;
-const byName = (name: string): Registered => {
-    const r = run.resources.find((x) => x.name === name);
-    if (!r) throw new Error(`no resource named ${name}; have: ${run.resources.map((x) => x.name).join(", ")}`);
+/** The resource named `name` of a program run; an error listing the names there when it has none. */
+function resourceOf(program: ProgramRun, name: string): Registered {
+    const r = program.resources.find((x) => x.name === name);
+    if (!r) throw new Error(`no resource named ${name}; have: ${program.resources.map((x) => x.name).join(", ")}`);
     return r;
-};
+}
+
+let run: ProgramRun;
+const byName = (name: string): Registered => resourceOf(run, name);
 const commands = () => run.resources.filter((r) => r.type === COMMAND);
 
 beforeAll(async () => {
@@ -330,11 +333,7 @@ describe("a new version of a script updates exactly what uses it", () => {
 
 describe("a firewall-mark service (ports 8080 and 8443 as one)", () => {
     let marked: ProgramRun;
-    const stdin = (name: string): string => {
-        const r = marked.resources.find((x) => x.name === name);
-        if (!r) throw new Error(`no resource named ${name}; have: ${marked.resources.map((x) => x.name).join(", ")}`);
-        return r.inputs.stdin;
-    };
+    const stdin = (name: string): string => resourceOf(marked, name).inputs.stdin;
     beforeAll(async () => {
         const v = JSON.parse(JSON.stringify(stackValues("dev")));
         v.services.push({ name: "app", vip: v.services[0].vip, ports: [8080, 8443], fwmark: 7, persistence: 300, realServers: [{ host: "web1" }, { host: "web2" }] });
@@ -367,11 +366,7 @@ describe("a firewall-mark service (ports 8080 and 8443 as one)", () => {
 
 describe("a tunnelled real server (method tun): web2 reached by IP-in-IP", () => {
     let tun: ProgramRun;
-    const res = (name: string): Registered => {
-        const r = tun.resources.find((x) => x.name === name);
-        if (!r) throw new Error(`no resource named ${name}; have: ${tun.resources.map((x) => x.name).join(", ")}`);
-        return r;
-    };
+    const res = (name: string): Registered => resourceOf(tun, name);
     beforeAll(async () => {
         const v = JSON.parse(JSON.stringify(stackValues("dev")));
         v.services[0].realServers[1].method = "tun";
@@ -413,12 +408,7 @@ describe("a tunnelled real server (method tun): web2 reached by IP-in-IP", () =>
 describe("a NAT real server (method nat): web2 on a network only the director reaches, port 80 mapped to 8080", () => {
     let nat: ProgramRun;
     let gatewayOnly: ProgramRun;
-    const resIn = (r: ProgramRun, name: string): Registered => {
-        const x = r.resources.find((y) => y.name === name);
-        if (!x) throw new Error(`no resource named ${name}; have: ${r.resources.map((y) => y.name).join(", ")}`);
-        return x;
-    };
-    const res = (name: string) => resIn(nat, name);
+    const res = (name: string) => resourceOf(nat, name);
     const values = (withNat: boolean) => {
         const v = JSON.parse(JSON.stringify(stackValues("dev")));
         v.hosts.director.otherAddresses = ["192.168.2.44/24"];
@@ -482,11 +472,7 @@ describe("a NAT real server (method nat): web2 on a network only the director re
 
 describe("an IPv6 service (fd86::180, the hosts' IPv6 addresses) beside the IPv4 one", () => {
     let six: ProgramRun;
-    const res = (name: string): Registered => {
-        const r = six.resources.find((x) => x.name === name);
-        if (!r) throw new Error(`no resource named ${name}; have: ${six.resources.map((x) => x.name).join(", ")}`);
-        return r;
-    };
+    const res = (name: string): Registered => resourceOf(six, name);
     beforeAll(async () => {
         const v = JSON.parse(JSON.stringify(stackValues("dev")));
         for (const [h, last] of [["director", "44"], ["web1", "11"], ["web2", "22"]]) v.hosts[h].otherAddresses = [`fd86::${last}/64`];

@@ -783,6 +783,16 @@ test("a check run reads the IPVS table once (IPVS_SNAPSHOT) and finds the same l
 });
 
 describe("keepalived's config as the scripts render it (checked by the real keepalived -t)", () => {
+    /** Runs `body` after lib.sh and `concern`, with keepalived's folder `ka` and a director's parameters; returns its stdout. */
+    const kaShell = (ka: string) => (concern: string, body: string) => {
+        const lib = `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}; KA_DIR=${shellQuote(ka)}; LVS_RESOURCE=test LVS_COMPONENT=director DATA_ADDRESS=10.86.0.44`;
+        const r = spawnSync("bash", ["-c", `${lib}; . ${shellQuote(path.join(SCRIPT_DIR, concern))}; ${body}`], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        return r.stdout;
+    };
+    // keepalived -t reads the interfaces: VRRP needs one of this machine's, and not lo.
+    const iface = Object.entries(os.networkInterfaces()).find(([, addrs]) => addrs?.some((a) => !a.internal))?.[0] ?? "lo";
     /**
      * Renders keepalived.sh's main file, and ipvs-service.sh's and ipvs-real.sh's files for a tcp
      * service with an http check through the VIP and a udp service with a udp check, into a folder
@@ -792,22 +802,13 @@ describe("keepalived's config as the scripts render it (checked by the real keep
     function render(pair: boolean, extra = "", nat = false): { status: number; out: string; dir: string; vrrp: { status: number; out: string } | null } {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-ka-"));
         const ka = path.join(dir, "keepalived");
-        const q = shellQuote;
-        const lib = `. ${q(path.join(SCRIPT_DIR, "lib.sh"))}; KA_DIR=${q(ka)}; LVS_RESOURCE=test LVS_COMPONENT=director DATA_ADDRESS=10.86.0.44`;
-        const sh = (concern: string, body: string) => {
-            const r = spawnSync("bash", ["-c", `${lib}; . ${q(path.join(SCRIPT_DIR, concern))}; ${body}`], { encoding: "utf8" });
-            expect(r.stderr).toBe("");
-            expect(r.status).toBe(0);
-            return r.stdout;
-        };
+        const sh = kaShell(ka);
         fs.mkdirSync(path.join(ka, "services", "tcp-10.86.0.180-80"), { recursive: true });
         fs.mkdirSync(path.join(ka, "services", "udp-10.86.0.180-53"), { recursive: true });
         fs.mkdirSync(path.join(ka, "checks"), { recursive: true });
         const main = pair
             ? "VIPS=(10.86.0.180 10.86.0.181) STATIC_VIPS=() PEER=10.86.0.45 PRIORITY=150 ROUTER_ID=51 VRRP_VERSION=2 ADVERT=1 AUTH_PASS=s3cr3tAB SYNC_ID=7"
             : "VIPS=() STATIC_VIPS=(10.86.0.180) PEER= PRIORITY=0 ROUTER_ID=0 VRRP_VERSION=0 ADVERT= AUTH_PASS= SYNC_ID=0";
-        // keepalived -t reads the interfaces: VRRP needs one of this machine's, and not lo.
-        const iface = Object.entries(os.networkInterfaces()).find(([, addrs]) => addrs?.some((a) => !a.internal))?.[0] ?? "lo";
         // A NAT real server's gateway (a pair's VRRP holds it, on the interface found in its network).
         const natParams = nat ? ` NAT_GATEWAY=10.86.2.1 NAT_NETWORK=10.86.2.0/24 NAT_IFACE=${iface} NAT_REALS=(10.86.2.55:80/tcp)` : "";
         fs.writeFileSync(path.join(ka, "keepalived.conf"), sh("keepalived.sh", `${main}${natParams}; render_main`) + extra);
@@ -930,15 +931,7 @@ describe("keepalived's config as the scripts render it (checked by the real keep
     test("an IPv6 service checked through its VIP from the director's IPv6 address, and a pair's IPv6 VIP excluded from its IPv4 adverts: keepalived accepts both", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-ka6-"));
         const ka = path.join(dir, "keepalived");
-        const q = shellQuote;
-        const sh = (concern: string, body: string) => {
-            const r = spawnSync("bash", ["-c", `. ${q(path.join(SCRIPT_DIR, "lib.sh"))}; KA_DIR=${q(ka)}; LVS_RESOURCE=test LVS_COMPONENT=director DATA_ADDRESS=10.86.0.44; . ${q(path.join(SCRIPT_DIR, concern))}; ${body}`], {
-                encoding: "utf8",
-            });
-            expect(r.stderr).toBe("");
-            return r.stdout;
-        };
-        const iface = Object.entries(os.networkInterfaces()).find(([, addrs]) => addrs?.some((a) => !a.internal))?.[0] ?? "lo";
+        const sh = kaShell(ka);
         const id = "tcp-fd86:86::180-80";
         const svc = `SERVICE_ID=${id} PROTOCOL=tcp VIP=fd86:86::180 PORT=80`;
         const real = `${svc} REAL_ADDRESS=fd86:86::11 REAL_PORT=80 WEIGHT=1 CHECK_TYPE=tcp CHECK_PATH= CHECK_STATUS=0 CHECK_BODY= CHECK_INTERVAL=1 CHECK_TIMEOUT=0.5 CHECK_RETRY=1 CHECK_RETRY_DELAY=0.5 CHECK_MARK=1280700000 CHECK_FROM=fd86:86::44`;
