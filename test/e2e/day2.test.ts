@@ -87,8 +87,10 @@ function appMark(): number {
 
 /**
  * A UDP service (protocol udp, keepalived's UDP_CHECK through the VIP). What answers on the real
- * servers is the test's own: socat bound to the VIP (so that its replies leave from the VIP, as
- * direct routing needs), replying with the host's name to every datagram.
+ * servers is the test's own: one Perl process bound to the VIP (so that its replies leave from the
+ * VIP, as direct routing needs), replying with the host's name to every datagram. socat's
+ * UDP-RECVFROM with fork, used before, started a process per datagram: on a loaded emulated VM an
+ * answer could take seconds, and CI once saw 1 of 6 questions unanswered (2026-11-29).
  */
 const ECHO = {
     name: "echo",
@@ -99,26 +101,40 @@ const ECHO = {
     // Only an answer passes: without requireReply a try passes unless an ICMP port-unreachable comes
     // back, and the real server's kernel rate-limits those (a first run saw web1 put back 9 s after
     // its responder stopped, for 1.5 s, and one question sent to it).
-    // The responder forks a process per datagram, which on a loaded emulated VM can take longer
-    // than the default 0.5 s: a cold run saw both real servers' checks fail and pass by turns
-    // during the 8 MB downloads before this step (3 s between checks, 2 s for an answer).
+    // 3 s between checks, 2 s for an answer: a cold run saw both real servers' checks fail and pass
+    // by turns under the default 0.5 s, during the 8 MB downloads before this step.
     healthCheck: { type: "udp", payload: "q", requireReply: true, interval: 3, timeout: 2, retryDelay: 1 },
     realServers: [{ host: "web1" }, { host: "web2" }],
 };
 const ECHO_UNIT = "e2e-udp-echo";
-// --collect: a stopped responder (socat ends on SIGTERM with a failure status) leaves no failed unit
-// behind that would keep its name taken.
+const ECHO_RESPONDER =
+    'my $s = IO::Socket::INET->new(Proto => "udp", LocalAddr => $ARGV[0], LocalPort => $ARGV[1]) or die "bind: $!"; ' +
+    'open(my $f, "<", "/proc/sys/kernel/hostname") or die; chomp(my $h = <$f>); ' +
+    'while (defined(my $peer = recv($s, my $m, 512, 0))) { send($s, "$h\\n", 0, $peer) }';
+// --collect: a stopped responder (ended by SIGTERM, a failure status) leaves no failed unit behind
+// that would keep its name taken. Perl takes an emulated VM about 3 s of CPU to start: wait until
+// the socket is bound (up to 30 s), so that "back after it started" counts from a listening responder.
 const startEcho = (vm: string) =>
-    onVm(vm, `systemctl is-active --quiet ${ECHO_UNIT} || systemd-run --quiet --collect --unit=${ECHO_UNIT} socat UDP4-RECVFROM:${ECHO.port},bind=${VIP},fork EXEC:/bin/hostname`);
+    onVm(
+        vm,
+        `systemctl is-active --quiet ${ECHO_UNIT} || systemd-run --quiet --collect --unit=${ECHO_UNIT} perl -MIO::Socket::INET -e '${ECHO_RESPONDER}' ${VIP} ${ECHO.port}; ` +
+            `for i in $(seq 150); do ss -Hlun 'sport = :${ECHO.port}' | grep -q . && exit 0; sleep 0.2; done; echo 'the responder is not listening' >&2; exit 1`,
+    );
 /**
- * `n` questions to the UDP service from the client at once, each from a port of its own (a new IPVS
- * entry): the replies, one line each ("(no reply)" when none came within the 5 s socat waits: a lab
- * run under load saw 3 of 10 answers take longer than 1.5 s, the wait before, on VMs that start each
- * process slowly, the responders' forks included).
+ * `n` questions to the UDP service from the client at once, from the client ports first..first+n-1
+ * (each a new IPVS entry: callers give each call ports of its own, below the ephemeral range, so no
+ * question meets an entry an earlier one left to a real server since taken out): the replies, one
+ * line each, "PORT REPLY" ("PORT (no reply)" when none came within the 5 s socat waits).
  */
-function askEcho(n: number): string[] {
-    const one = `r=$(echo q | socat -t 5 - UDP4:${VIP}:${ECHO.port}); echo "\${r:-(no reply)}"`;
-    return onVm("client", `for i in $(seq ${n}); do (${one}) & done; wait`).stdout.trim().split("\n");
+function askEcho(first: number, n: number): { port: number; reply: string }[] {
+    const one = `r=$(echo q | socat -t 5 - UDP4:${VIP}:${ECHO.port},sourceport=$p); echo "$p \${r:-(no reply)}"`;
+    const out = onVm("client", `for p in $(seq ${first} ${first + n - 1}); do (${one}) & done; wait`).stdout.trim().split("\n");
+    return out.map((l) => ({ port: Number(l.split(" ")[0]), reply: l.slice(l.indexOf(" ") + 1) }));
+}
+
+/** The active director's UDP connection entries of the echo service: which real server took each client port. */
+function echoEntries(director: string): string {
+    return onVm(director, `ipvsadm -Lnc | grep ':${ECHO.port} ' || true`).stdout;
 }
 
 function bothPagesThroughVip(): void {
@@ -274,16 +290,17 @@ describe("changes under load, with zero failed requests", () => {
             (t) => t.includes(`-A -u ${VIP}:${ECHO.port} -s rr`) && reals.every((a) => t.includes(`-a -u ${VIP}:${ECHO.port} -r ${a}:${ECHO.port} -g -w 1`)),
             "the UDP service with web1 and web2 is not in the table",
         );
-        const replies = askEcho(10);
-        check(replies.length === 10 && replies.includes("web1") && replies.includes("web2") && replies.every((r) => r === "web1" || r === "web2"), "client", "the UDP service did not answer from both real servers", replies);
-        // keepalived's UDP_CHECK: web1's kernel answers the check with port unreachable once nothing listens.
         const active = master();
+        const replies = askEcho(21000, 10);
+        const answers = replies.map((x) => x.reply);
+        check(replies.length === 10 && answers.includes("web1") && answers.includes("web2") && answers.every((r) => r === "web1" || r === "web2"), "client", "the UDP service did not answer from both real servers", { replies, entries: echoEntries(active) });
+        // keepalived's UDP_CHECK: web1's kernel answers the check with port unreachable once nothing listens.
         const web1In = `ipvsadm -S -n | grep -q -- '-a -u ${VIP}:${ECHO.port} -r 10.86.0.11:${ECHO.port} '`;
         onVm("web1", `systemctl stop ${ECHO_UNIT}`);
         const out = secondsUntil(active, `! ${web1In}`);
         check(out >= 0, active, "web1 is still a real server of the UDP service 60 s after its responder stopped", onVm(active, "ipvsadm -Ln").stdout);
-        const without = askEcho(6);
-        check(without.length === 6 && without.every((r) => r === "web2"), "client", "the UDP service did not answer from web2 alone while web1's responder was down", without);
+        const without = askEcho(21100, 6);
+        check(without.length === 6 && without.every((x) => x.reply === "web2"), "client", "the UDP service did not answer from web2 alone while web1's responder was down", { replies: without, entries: echoEntries(active) });
         startEcho("web1");
         const back = secondsUntil(active, web1In);
         check(back >= 0, active, "web1 did not come back into the UDP service within 60 s of its responder", onVm(active, "ipvsadm -Ln").stdout);
