@@ -245,14 +245,16 @@ function hostKeyAlgorithms(hostKey) {
 }
 
 /**
- * Runs each script on the host over one SSH connection (`bash -s ACTION`, the script on stdin, with
- * `sudo -n` unless the user is root), in order, and returns their output; the first that fails
- * fails the call with its output. The host must prove the pinned key, with that key's algorithm.
+ * Opens one SSH connection to the host and hands `body` a runner: each call runs a script there
+ * (`bash -s ACTION`, the script on stdin, with `sudo -n` unless the user is root) and returns its
+ * output; a script that fails fails the call with its output. The connection ends when `body` does.
+ * The host must prove the pinned key, with that key's algorithm.
+ * @template T
  * @param {LiveConnection} conn
- * @param {HostRun[]} runs
- * @returns {Promise<string[]>}
+ * @param {(run: (r: HostRun) => Promise<string>) => Promise<T>} body
+ * @returns {Promise<T>}
  */
-async function onHost(conn, runs) {
+async function withHost(conn, body) {
     const { Client } = require("ssh2");
     /** @param {SshTarget} c @param {any} [sock] @returns {Promise<any>} */
     const connect = (c, sock) =>
@@ -282,28 +284,43 @@ async function onHost(conn, runs) {
             ),
         ));
     const client = await connect(conn, sock);
-    const outputs = [];
+    /** @param {HostRun} r @returns {Promise<string>} */
+    const run = async ([what, script, action]) => {
+        /** @type {[number, string]} */
+        const [code, out] = await new Promise((resolve, reject) =>
+            client.exec(commandLine(action, conn.user), (/** @type {Error | undefined} */ err, /** @type {any} */ stream) => {
+                if (err) return reject(err);
+                let text = "";
+                stream.on("data", (/** @type {Buffer} */ d) => (text += d));
+                stream.stderr.on("data", (/** @type {Buffer} */ d) => (text += d));
+                stream.on("close", (/** @type {number | null} */ c) => resolve([c ?? -1, text]));
+                stream.end(script);
+            }),
+        );
+        if (code !== 0) throw new Error(`${what} failed on ${conn.host}:${conn.port} (exit ${code}):\n${out}`);
+        return out;
+    };
     try {
-        for (const [what, script, action] of runs) {
-            /** @type {[number, string]} */
-            const [code, out] = await new Promise((resolve, reject) =>
-                client.exec(commandLine(action, conn.user), (/** @type {Error | undefined} */ err, /** @type {any} */ stream) => {
-                    if (err) return reject(err);
-                    let text = "";
-                    stream.on("data", (/** @type {Buffer} */ d) => (text += d));
-                    stream.stderr.on("data", (/** @type {Buffer} */ d) => (text += d));
-                    stream.on("close", (/** @type {number | null} */ c) => resolve([c ?? -1, text]));
-                    stream.end(script);
-                }),
-            );
-            if (code !== 0) throw new Error(`${what} failed on ${conn.host}:${conn.port} (exit ${code}):\n${out}`);
-            outputs.push(out);
-        }
+        return await body(run);
     } finally {
         client.end();
         jump?.end();
     }
-    return outputs;
+}
+
+/**
+ * Runs each script on the host over one SSH connection, in order, and returns their output; the
+ * first that fails fails the call (withHost).
+ * @param {LiveConnection} conn
+ * @param {HostRun[]} runs
+ * @returns {Promise<string[]>}
+ */
+function onHost(conn, runs) {
+    return withHost(conn, async (run) => {
+        const outputs = [];
+        for (const r of runs) outputs.push(await run(r));
+        return outputs;
+    });
 }
 
 /**
@@ -346,32 +363,38 @@ const provider = {
 
     /** @param {string} id @param {LiveStateProps} p */
     async read(id, p) {
-        if (p.toolkit) {
-            const [listing] = await onHost(p.connection, [[`checking ${p.toolkit.dir}`, p.toolkit.check, "check"]]);
-            const missing = toolkitDrift(p.toolkit.files, p.toolkit.dir, listing);
-            if (missing.length > 0) {
-                // Without its toolkit nothing of the component can be checked: reinstall, apply all again.
-                const state = {
-                    ...p,
-                    desired: `drift: ${missing.join("; ")}; every resource of ${p.resource} applies again`,
-                    drifted: [...p.names, p.resource],
-                };
-                return { id, props: state, inputs: state };
+        // The toolkit's listing and the component's check over one SSH connection: a login costs an
+        // emulated host about as much CPU as a component's check.
+        return withHost(p.connection, async (run) => {
+            if (p.toolkit) {
+                const listing = await run([`checking ${p.toolkit.dir}`, p.toolkit.check, "check"]);
+                const missing = toolkitDrift(p.toolkit.files, p.toolkit.dir, listing);
+                if (missing.length > 0) {
+                    // Without its toolkit nothing of the component can be checked: reinstall, apply all again.
+                    const state = {
+                        ...p,
+                        desired: `drift: ${missing.join("; ")}; every resource of ${p.resource} applies again`,
+                        drifted: [...p.names, p.resource],
+                    };
+                    return { id, props: state, inputs: state };
+                }
             }
-        }
-        const [out] = await onHost(p.connection, [[`checking ${p.resource}`, p.live, "check"]]);
-        const state = { ...p, ...summarizeChecks([out], p.names, p.resource) };
-        return { id, props: state, inputs: state };
+            const out = await run([`checking ${p.resource}`, p.live, "check"]);
+            const state = { ...p, ...summarizeChecks([out], p.names, p.resource) };
+            return { id, props: state, inputs: state };
+        });
     },
 
     /** @param {string} _id @param {LiveStateProps} p */
     async delete(_id, p) {
-        if (!p.toolkit) return;
+        const toolkit = p.toolkit;
+        if (!toolkit) return;
         // The component's check script (live.sh) removes the toolkit it is part of; if the folder is
         // already gone there is nothing to remove.
-        const [listing] = await onHost(p.connection, [[`checking ${p.toolkit.dir}`, p.toolkit.check, "check"]]);
-        if (!listing.includes(`${p.toolkit.dir}/lib.sh`)) return;
-        await onHost(p.connection, [[`removing ${p.toolkit.dir}`, p.live, "remove"]]);
+        await withHost(p.connection, async (run) => {
+            const listing = await run([`checking ${toolkit.dir}`, toolkit.check, "check"]);
+            if (listing.includes(`${toolkit.dir}/lib.sh`)) await run([`removing ${toolkit.dir}`, p.live, "remove"]);
+        });
     },
 };
 
@@ -391,6 +414,7 @@ module.exports = {
     needsPrune,
     toolkitDrift,
     hostKeyAlgorithms,
+    withHost,
     onHost,
     provider,
 };

@@ -81,8 +81,9 @@ lvs_main() {
     . "$LVS_LIB/$LVS_CONCERN.sh"
     case "$1" in
         check)
-            if [ -n "$LVS_OBJECT" ] && [ "$(owner_of "$LVS_OBJECT")" != "$LVS_RESOURCE" ]; then
-                drift "$LVS_OBJECT is not recorded as managed by this resource (owner: $(owner_of "$LVS_OBJECT"))"
+            if [ -n "$LVS_OBJECT" ]; then
+                owner_read "$LVS_OBJECT"
+                [ "$OWNER" = "$LVS_RESOURCE" ] || drift "$LVS_OBJECT is not recorded as managed by this resource (owner: $OWNER)"
             fi
             lvs_check
             if [ -s "$LVS_DRIFT" ]; then
@@ -100,10 +101,10 @@ lvs_main() {
             fi
             ;;
         remove)
-            local owner=""
-            [ -z "$LVS_OBJECT" ] || owner=$(owner_of "$LVS_OBJECT")
-            if [ -n "$owner" ] && [ "$owner" != "$LVS_RESOURCE" ]; then
-                say "$LVS_OBJECT is managed by $owner now: left in place"
+            OWNER=""
+            [ -z "$LVS_OBJECT" ] || owner_read "$LVS_OBJECT"
+            if [ -n "$OWNER" ] && [ "$OWNER" != "$LVS_RESOURCE" ]; then
+                say "$LVS_OBJECT is managed by $OWNER now: left in place"
             else
                 lvs_remove
                 [ -z "$LVS_OBJECT" ] || rm -f "$LVS_STATE/owners/$LVS_OBJECT"
@@ -123,16 +124,17 @@ lvs_main() {
     fi
 }
 
-# owner_of OBJECT: the resource recorded as managing OBJECT (empty when none is).
-owner_of() {
-    local owner=""
-    [ ! -f "$LVS_STATE/owners/$1" ] || IFS= read -r owner <"$LVS_STATE/owners/$1" || true
-    printf '%s\n' "$owner"
+# owner_read OBJECT: OWNER, the resource recorded as managing OBJECT (empty when none is); read in
+# this shell (a check runs it for every resource of a refresh).
+owner_read() {
+    OWNER=""
+    [ ! -f "$LVS_STATE/owners/$1" ] || IFS= read -r OWNER <"$LVS_STATE/owners/$1" || true
 }
 
 owner_take() {
     local was
-    was=$(owner_of "$LVS_OBJECT")
+    owner_read "$LVS_OBJECT"
+    was=$OWNER
     [ "$was" = "$LVS_RESOURCE" ] && return 0
     mkdir -p "$LVS_STATE/owners"
     printf '%s\n' "$LVS_RESOURCE" | write_file "$LVS_STATE/owners/$LVS_OBJECT" 0644 quiet
@@ -889,10 +891,10 @@ svc_key() {
     if [ "${FWMARK:-0}" != 0 ]; then
         mark_key "$FWMARK"
         SVC_KEY=("${MARK_KEY[@]}")
-    elif [ "$PROTOCOL" = udp ]; then
-        SVC_KEY=(-u "$(ipvs_addr "$VIP" "$PORT")")
     else
-        SVC_KEY=(-t "$(ipvs_addr "$VIP" "$PORT")")
+        local addr
+        ipvs_addr_to addr "$VIP" "$PORT"
+        if [ "$PROTOCOL" = udp ]; then SVC_KEY=(-u "$addr"); else SVC_KEY=(-t "$addr"); fi
     fi
 }
 # host_cidr ADDRESS: the address as a host's own prefix, as `ip address` and keepalived take a VIP:
@@ -916,9 +918,15 @@ mark_key() {
 # ipvs_addr ADDRESS [PORT]: ADDRESS (and :PORT) as ipvsadm takes and prints it, an IPv6 one in brackets
 # (as mount(8) takes an NFS server's too: mount.sh).
 ipvs_addr() {
-    local a=$1
+    local addr
+    ipvs_addr_to addr "$@"
+    printf '%s\n' "$addr"
+}
+# ipvs_addr_to VAR ADDRESS [PORT]: the same, into VAR, without a subshell (checks call it per resource).
+ipvs_addr_to() {
+    local a=$2
     [[ $a != *:* ]] || a="[$a]"
-    printf '%s%s\n' "$a" "${2+:$2}"
+    printf -v "$1" '%s%s' "$a" "${3+:$3}"
 }
 # What messages call it: "10.86.0.180:80" or "10.86.0.180 ports 8080,8443 (fwmark 1280704052)".
 svc_name() {

@@ -9,8 +9,6 @@
 # for lvs-dr systemd units that no resource on this host claims; director: that, and IPVS services
 # and real servers on this host's VIPs that no resource claims).
 
-defs_dir() { printf '%s/resources\n' "$LVS_STATE"; }
-
 # in_def DEF COMMAND...: run COMMAND in a subshell holding the resource's recorded parameters and its
 # concern's functions (each resource in its own, so concerns cannot see each other's definitions).
 in_def() {
@@ -24,7 +22,18 @@ in_def() {
         "$@"
     )
 }
-def_var() { in_def "$1" eval "printf '%s\n' \"\${$2:-}\""; }
+
+# def_read DEF: the record's LVS_COMPONENT, LVS_RESOURCE and LVS_CONCERN as DEF_COMPONENT,
+# DEF_RESOURCE and DEF_CONCERN (empty when it has none), read without a subshell: the record is
+# `declare` lines, which inside a function make locals, so none of its names outlives the call. A
+# refresh reads every record on the host for each component it checks (a director holds dozens),
+# and on an emulated host each subshell cost about as much as a resource's whole check.
+def_read() {
+    local LVS_COMPONENT="" LVS_RESOURCE="" LVS_CONCERN=""
+    # shellcheck disable=SC1090 # a definition written by def_save
+    . "$1"
+    DEF_COMPONENT=$LVS_COMPONENT DEF_RESOURCE=$LVS_RESOURCE DEF_CONCERN=$LVS_CONCERN
+}
 
 wanted() {
     local n
@@ -35,10 +44,11 @@ wanted() {
 # leftovers: this component's resources that were applied here and are no longer in the stack.
 leftovers() {
     local def
-    for def in "$(defs_dir)"/*.def; do
+    for def in "$LVS_STATE"/resources/*.def; do
         [ -e "$def" ] || continue
-        [ "$(def_var "$def" LVS_COMPONENT)" = "$LVS_COMPONENT" ] || continue
-        wanted "$(def_var "$def" LVS_RESOURCE)" || printf '%s\n' "$def"
+        def_read "$def"
+        [ "$DEF_COMPONENT" = "$LVS_COMPONENT" ] || continue
+        wanted "$DEF_RESOURCE" || printf '%s\n' "$def"
     done
 }
 
@@ -57,7 +67,7 @@ our_units() {
 # Units claimed by any resource applied on this host (whatever its component).
 claimed_units() {
     local def
-    for def in "$(defs_dir)"/*.def; do
+    for def in "$LVS_STATE"/resources/*.def; do
         [ -e "$def" ] || continue
         in_def "$def" sh_units 2>/dev/null || true
     done
@@ -75,9 +85,10 @@ unclaimed_units() {
 # IPVS: what the resources on this host want, as `ipvsadm -S -n` names it.
 ipvs_wanted() {
     local def
-    for def in "$(defs_dir)"/*.def; do
+    for def in "$LVS_STATE"/resources/*.def; do
         [ -e "$def" ] || continue
-        case "$(def_var "$def" LVS_CONCERN)" in
+        def_read "$def"
+        case "$DEF_CONCERN" in
             ipvs-service) in_def "$def" sh_ipvs_key service ;;
             ipvs-real) in_def "$def" sh_ipvs_key real ;;
             vip) in_def "$def" sh_vip ;;
@@ -156,7 +167,7 @@ lvs_check() {
     local name def rc
     check_setup
     for name in "${NAMES[@]}"; do
-        def="$(defs_dir)/$name.def"
+        def=$LVS_STATE/resources/$name.def
         if [ ! -f "$def" ]; then
             printf 'lvs-dr %s: drift: not applied on this host (no record of its last apply)\n' "$name"
             continue
@@ -166,7 +177,9 @@ lvs_check() {
         [ "$rc" -eq 0 ] || printf 'lvs-dr %s: drift: its check failed (exit %s): journalctl -t lvs-dr\n' "$name" "$rc"
     done
     while read -r def; do
-        [ -n "$def" ] && drift "leftover: $(def_var "$def" LVS_RESOURCE) (applied on this host, no longer in the stack)"
+        [ -n "$def" ] || continue
+        def_read "$def"
+        drift "leftover: $DEF_RESOURCE (applied on this host, no longer in the stack)"
     done < <(leftovers)
     [ "$INVENTORY" != none ] || return 0
     local u

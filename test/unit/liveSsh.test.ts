@@ -8,7 +8,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { onHost } from "lvs-dr-live";
+import { IN_SYNC, onHost, provider, sha256 } from "lvs-dr-live";
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { Server, utils } = require("ssh2");
 
@@ -16,6 +16,8 @@ let dir: string;
 let server: any;
 let port: number;
 const ran: string[] = [];
+/** SSH connections the server has accepted. */
+let connections = 0;
 const keys: Record<string, { priv: string; pub: string }> = {};
 let clientKey: string;
 
@@ -33,6 +35,7 @@ beforeAll(async () => {
     server = new Server({ hostKeys: ["ed25519", "ecdsa", "rsa"].map((t) => keys[t].priv) }, (conn: any) => {
         // A client that refuses our host keys ends the key exchange: that is the point of one test.
         conn.on("error", () => undefined);
+        connections++;
         conn.on("authentication", (ctx: any) => {
             if (ctx.method === "publickey" && ctx.key.algo === allowed.type && ctx.key.data.equals(allowed.getPublicSSH())) {
                 if (!ctx.signature || allowed.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
@@ -47,7 +50,8 @@ beforeAll(async () => {
                     stream.on("data", (d: Buffer) => (input += d));
                     stream.on("end", () => {
                         ran.push(`${info.command} <${input}>`);
-                        stream.write(`ran ${info.command}\n`);
+                        // "ECHO text": the script's output is the text (a toolkit's listing, a check's drift).
+                        stream.write(input.startsWith("ECHO ") ? input.slice(5) : `ran ${info.command}\n`);
                         stream.exit(input === "FAIL" ? 3 : 0);
                         stream.end();
                     });
@@ -84,4 +88,36 @@ test("a script that fails stops the run, with its exit status and output", async
     const runs: [string, string, "apply"][] = [["first", "ok", "apply"], ["second", "FAIL", "apply"], ["third", "ok", "apply"]];
     await expect(onHost(conn(keys.ed25519.pub), runs)).rejects.toThrow(/second failed on 127\.0\.0\.1:\d+ \(exit 3\):\nran bash -s apply/);
     expect(ran.slice(before)).toEqual(["bash -s apply <ok>", "bash -s apply <FAIL>"]);
+});
+
+describe("a refresh's read of a LiveState with a toolkit", () => {
+    const files = { "lib.sh": sha256("library\n"), "vip.sh": sha256("vip\n") };
+    const listing = Object.entries(files).map(([n, h]) => `${h}  /usr/local/lib/lvs-dr/x/${n}`).join("\n");
+    const props = (check: string, live: string) => ({
+        connection: conn(keys.ed25519.pub),
+        resource: "web1-live",
+        component: "web1",
+        toolkit: { dir: "/usr/local/lib/lvs-dr/x", files, check },
+        live,
+        names: ["web1-vip", "web1-arp"],
+        desired: IN_SYNC,
+        drifted: [],
+        repairs: {},
+    });
+
+    test("checks the toolkit and the component over one SSH connection", async () => {
+        const before = { connections, ran: ran.length };
+        const r = await provider.read("id", props(`ECHO ${listing}\n`, "ECHO lvs-dr web1-arp: drift: arp_ignore is 0\n"));
+        expect(r.props.drifted).toEqual(["web1-arp"]);
+        expect(ran.length - before.ran).toBe(2);
+        expect(connections - before.connections).toBe(1);
+    });
+
+    test("a toolkit file missing: everything applies again, and the component's check is not run (the control: one script, not two)", async () => {
+        const before = ran.length;
+        const r = await provider.read("id", props(`ECHO ${listing.split("\n")[0]}\n`, "ECHO should not run\n"));
+        expect(r.props.desired).toMatch(/\/usr\/local\/lib\/lvs-dr\/x\/vip\.sh is missing/);
+        expect(r.props.drifted).toEqual(["web1-vip", "web1-arp", "web1-live"]);
+        expect(ran.length - before).toBe(1);
+    });
 });

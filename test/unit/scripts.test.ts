@@ -710,6 +710,34 @@ describe("IPVS entries no resource wants (ipvs_extras and prune_ipvs in live.sh)
     });
 });
 
+test("leftovers (live.sh): this component's records no longer in the stack, read without leaking a record's names into the check", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-leftovers-"));
+    try {
+        const out = runSourced("live.sh", [
+            `LVS_STATE=${shellQuote(dir)}`,
+            // Records as def_save writes them: two components on one host, each record with a VIP of its own.
+            'record() { ( LVS_RESOURCE=$1 LVS_COMPONENT=$2 LVS_CONCERN=$3 VIP=$4 LVS_PARAMS=(LVS_RESOURCE LVS_COMPONENT LVS_CONCERN VIP); def_save ); }',
+            "record web-service web ipvs-service 10.0.0.1",
+            "record web-real-web1 web ipvs-real 10.0.0.2",
+            "record web-real-web3 web ipvs-real 10.0.0.3",
+            "record app-service app ipvs-service 10.0.0.4",
+            "record app-real-web3 app ipvs-real 10.0.0.5",
+            "LVS_COMPONENT=web NAMES=(web-service web-real-web1) VIP=mine",
+            'leftovers | while read -r def; do basename "$def"; done',
+            'echo "after: $LVS_COMPONENT $VIP"',
+            'def_read "$LVS_STATE/resources/app-real-web3.def"; echo "read: $DEF_COMPONENT $DEF_RESOURCE $DEF_CONCERN; after: $LVS_COMPONENT $VIP"',
+        ]);
+        // Only web's record that web no longer names; app's records, wanted or not, are app's to judge.
+        expect(out.trim().split("\n")).toEqual([
+            "web-real-web3.def",
+            "after: web mine",
+            "read: app app-real-web3 ipvs-real; after: web mine",
+        ]);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
+
 describe("which real servers keepalived holds alive (ka_alive_in in lib.sh, on keepalived 2.2.7's state dump)", () => {
     // A dump keepalived wrote on the lab's director (SIGUSR1), with a second fwmark service and a
     // VIP:8080 service added by copying its blocks, and some real servers' "alive" set to 0.
