@@ -47,16 +47,25 @@ real_args() {
 
 # The real server as `ipvsadm -S -n` prints it, with weight $1.
 desired_args() {
+    local dest
     svc_key
-    real_args "${1:-$WEIGHT}" "$(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT")" "${SVC_KEY[@]}"
+    ipvs_addr_to dest "$REAL_ADDRESS" "$REAL_PORT"
+    real_args "${1:-$WEIGHT}" "$dest" "${SVC_KEY[@]}"
     DESIRED=("${REAL_ARGS[@]}")
 }
-live_line() { svc_key && ipvs_line "-a ${SVC_KEY[*]} -r $(ipvs_addr "$REAL_ADDRESS" "$REAL_PORT") "; }
+live_line() {
+    local dest
+    svc_key
+    ipvs_addr_to dest "$REAL_ADDRESS" "$REAL_PORT"
+    ipvs_line "-a ${SVC_KEY[*]} -r $dest "
+}
 has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
 # The real server of the check's fwmark service, as `ipvsadm -S -n` prints it.
 check_real_line() {
+    local dest
     mark_key "$CHECK_MARK"
-    real_args 1 "$(ipvs_addr "$REAL_ADDRESS" 0)" "${MARK_KEY[@]}"
+    ipvs_addr_to dest "$REAL_ADDRESS" 0
+    real_args 1 "$dest" "${MARK_KEY[@]}"
     echo "${REAL_ARGS[*]}"
 }
 # Whether the fwmark service of the check through the VIP is in the table as `ipvsadm -S -n` prints
@@ -64,8 +73,10 @@ check_real_line() {
 mark_in_table() {
     [ "$CHECK_MARK" != 0 ] || return 0
     mark_key "$CHECK_MARK"
+    local dest
+    ipvs_addr_to dest "$REAL_ADDRESS" 0
     [ "$(ipvs_line "-A ${MARK_KEY[*]} ")" = "-A ${MARK_KEY[*]} -s rr" ] &&
-        [ "$(ipvs_line "-a ${MARK_KEY[*]} -r $(ipvs_addr "$REAL_ADDRESS" 0) ")" = "$(check_real_line)" ]
+        [ "$(ipvs_line "-a ${MARK_KEY[*]} -r $dest ")" = "$(check_real_line)" ]
 }
 # mark_restore: the fwmark service of the check through the VIP put back as keepalived makes it, after
 # it was deleted by hand (ipvsadm -C), so the check can pass. Its real server with port 0, as
