@@ -83,7 +83,7 @@ lvs_main() {
         check)
             if [ -n "$LVS_OBJECT" ]; then
                 owner_read "$LVS_OBJECT"
-                [ "$OWNER" = "$LVS_RESOURCE" ] || drift "$LVS_OBJECT is not recorded as managed by this resource (owner: $OWNER)"
+                [ "$LVS_RECORDED_OWNER" = "$LVS_RESOURCE" ] || drift "$LVS_OBJECT is not recorded as managed by this resource (owner: $LVS_RECORDED_OWNER)"
             fi
             lvs_check
             if [ -s "$LVS_DRIFT" ]; then
@@ -101,10 +101,10 @@ lvs_main() {
             fi
             ;;
         remove)
-            OWNER=""
+            LVS_RECORDED_OWNER=""
             [ -z "$LVS_OBJECT" ] || owner_read "$LVS_OBJECT"
-            if [ -n "$OWNER" ] && [ "$OWNER" != "$LVS_RESOURCE" ]; then
-                say "$LVS_OBJECT is managed by $OWNER now: left in place"
+            if [ -n "$LVS_RECORDED_OWNER" ] && [ "$LVS_RECORDED_OWNER" != "$LVS_RESOURCE" ]; then
+                say "$LVS_OBJECT is managed by $LVS_RECORDED_OWNER now: left in place"
             else
                 lvs_remove
                 [ -z "$LVS_OBJECT" ] || rm -f "$LVS_STATE/owners/$LVS_OBJECT"
@@ -124,17 +124,18 @@ lvs_main() {
     fi
 }
 
-# owner_read OBJECT: OWNER, the resource recorded as managing OBJECT (empty when none is); read in
-# this shell (a check runs it for every resource of a refresh).
+# owner_read OBJECT: LVS_RECORDED_OWNER, the resource recorded as managing OBJECT (empty when none
+# is); read in this shell (a check runs it for every resource of a refresh). The name is lib.sh's
+# own (LVS_): a concern's parameters (nfs-export.sh's OWNER) must stay as the resource gave them.
 owner_read() {
-    OWNER=""
-    [ ! -f "$LVS_STATE/owners/$1" ] || IFS= read -r OWNER <"$LVS_STATE/owners/$1" || true
+    LVS_RECORDED_OWNER=""
+    [ ! -f "$LVS_STATE/owners/$1" ] || IFS= read -r LVS_RECORDED_OWNER <"$LVS_STATE/owners/$1" || true
 }
 
 owner_take() {
     local was
     owner_read "$LVS_OBJECT"
-    was=$OWNER
+    was=$LVS_RECORDED_OWNER
     [ "$was" = "$LVS_RESOURCE" ] && return 0
     mkdir -p "$LVS_STATE/owners"
     printf '%s\n' "$LVS_RESOURCE" | write_file "$LVS_STATE/owners/$LVS_OBJECT" 0644 quiet

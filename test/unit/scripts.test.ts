@@ -326,6 +326,31 @@ describe("kernel settings (sysctl_ensure, sysctl_restore in lib.sh)", () => {
     });
 });
 
+test("lvs_main check: reading who manages the object leaves the resource's own parameters as they were (nfs-export.sh's OWNER)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-owner-"));
+    try {
+        fs.mkdirSync(path.join(dir, "state", "owners"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "state", "owners", "export-kgc"), "nfs-export-kgc\n");
+        // A concern whose check reports its OWNER parameter, as nfs-export.sh compares it with the folder's.
+        fs.writeFileSync(path.join(dir, "t.sh"), 'lvs_check() { echo "OWNER=$OWNER"; }\n');
+        const script = [
+            `. ${shellQuote(path.join(SCRIPT_DIR, "lib.sh"))}`,
+            `LVS_STATE=${shellQuote(path.join(dir, "state"))} LVS_LIB=${shellQuote(dir)} LVS_CONCERN=t`,
+            "journal() { :; }",
+            "LVS_RESOURCE=nfs-export-kgc LVS_OBJECT=export-kgc OWNER=www-data",
+            "lvs_main check",
+            // The control: another resource recorded as the manager is drift, and the parameter is still its own.
+            `echo other > ${shellQuote(path.join(dir, "state", "owners", "export-kgc"))}`,
+            "lvs_main check",
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+        const lines = r.stdout.trim().split("\n").filter((l) => !l.includes("check: "));
+        expect(lines).toEqual(["OWNER=www-data", "lvs-dr nfs-export-kgc: drift: export-kgc is not recorded as managed by this resource (owner: other)", "OWNER=www-data"]);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
+
 test("def_save records a resource's parameters, and rewrites the record only when they change", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lvs-dr-def-"));
     try {
