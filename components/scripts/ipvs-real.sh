@@ -60,33 +60,33 @@ live_line() {
     ipvs_line "-a ${SVC_KEY[*]} -r $dest "
 }
 has_weight() { desired_args "$1" && [ "$(live_line)" = "${DESIRED[*]}" ]; }
-# The real server of the check's fwmark service, as `ipvsadm -S -n` prints it.
-check_real_line() {
-    local dest
+# check_real_args: REAL_ARGS, the real server of the check's fwmark service (MARK_KEY), at MARK_REAL:
+# the real server's address with port 0, as `ipvsadm -S -n` prints it and ipvsadm takes it.
+check_real_args() {
     mark_key "$CHECK_MARK"
-    ipvs_addr_to dest "$REAL_ADDRESS" 0
-    real_args 1 "$dest" "${MARK_KEY[@]}"
+    ipvs_addr_to MARK_REAL "$REAL_ADDRESS" 0
+    real_args 1 "$MARK_REAL" "${MARK_KEY[@]}"
+}
+check_real_line() {
+    check_real_args
     echo "${REAL_ARGS[*]}"
 }
 # Whether the fwmark service of the check through the VIP is in the table as `ipvsadm -S -n` prints
 # it (it has no check of its own: keepalived holds it as long as the config has it).
 mark_in_table() {
     [ "$CHECK_MARK" != 0 ] || return 0
-    mark_key "$CHECK_MARK"
-    local dest
-    ipvs_addr_to dest "$REAL_ADDRESS" 0
+    check_real_args
     [ "$(ipvs_line "-A ${MARK_KEY[*]} ")" = "-A ${MARK_KEY[*]} -s rr" ] &&
-        [ "$(ipvs_line "-a ${MARK_KEY[*]} -r $dest ")" = "$(check_real_line)" ]
+        [ "$(ipvs_line "-a ${MARK_KEY[*]} -r $MARK_REAL ")" = "${REAL_ARGS[*]}" ]
 }
 # mark_restore: the fwmark service of the check through the VIP put back as keepalived makes it, after
 # it was deleted by hand (ipvsadm -C), so the check can pass. Its real server with port 0, as
 # `ipvsadm -S` prints it: ipvsadm refuses an IPv6 address in brackets without a port (a cold run's
 # repair failed so: "illegal real server address[:port] specified").
 mark_restore() {
-    mark_key "$CHECK_MARK"
+    check_real_args
     ipvsadm -D "${MARK_KEY[@]}" 2>/dev/null || true
     ipvsadm -A "${MARK_KEY[@]}" -s rr
-    real_args 1 "$(ipvs_addr "$REAL_ADDRESS" 0)" "${MARK_KEY[@]}"
     ipvsadm "${REAL_ARGS[@]}"
     changed "restored the fwmark service $CHECK_MARK of the check through the VIP"
 }

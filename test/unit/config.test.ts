@@ -436,6 +436,14 @@ describe("IPv6 services (an IPv6 VIP, the hosts' IPv6 addresses)", () => {
         v.services.push({ name: "web6", vip: "fd86::180", port: 80, scheduler: "rr", realServers: [{ host: "web1" }, { host: "web2" }] });
     };
 
+    /** v6, with the director a pair: director2 beside it, its IPv6 address `ip6` (an address with its prefix). */
+    const v6Pair = (v: Values, ip6: string) => {
+        v6(v);
+        v.hosts.director2 = { address: "192.168.86.45/24", otherAddresses: [ip6], ssh: { hostKey: v.hosts.director.ssh.hostKey } };
+        delete v.director.host;
+        v.director.hosts = ["director", "director2"];
+    };
+
     test("an IPv6 service's real servers are their IPv6 addresses, written as the kernel prints them", () => {
         const v = dev();
         v6(v);
@@ -469,10 +477,7 @@ describe("IPv6 services (an IPv6 VIP, the hosts' IPv6 addresses)", () => {
         [
             "a pair whose VIPs are all IPv6",
             (v: Values) => {
-                v6(v);
-                v.hosts.director2 = { address: "192.168.86.45/24", otherAddresses: ["fd86::45/64"], ssh: { hostKey: v.hosts.director.ssh.hostKey } };
-                delete v.director.host;
-                v.director.hosts = ["director", "director2"];
+                v6Pair(v, "fd86::45/64");
                 v.director.vips = ["fd86::180"];
                 v.services = [v.services[1]];
             },
@@ -481,10 +486,7 @@ describe("IPv6 services (an IPv6 VIP, the hosts' IPv6 addresses)", () => {
         [
             "a pair on two IPv6 networks (named once, with two IPv6 VIPs)",
             (v: Values) => {
-                v6(v);
-                v.hosts.director2 = { address: "192.168.86.45/24", otherAddresses: ["fd87::45/64"], ssh: { hostKey: v.hosts.director.ssh.hostKey } };
-                delete v.director.host;
-                v.director.hosts = ["director", "director2"];
+                v6Pair(v, "fd87::45/64");
                 v.director.vips.push("fd86::181");
                 v.services.push({ ...v.services[1], name: "web6b", vip: "fd86::181" });
             },
